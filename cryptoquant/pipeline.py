@@ -1,0 +1,130 @@
+"""The pipeline: one ordered definition of the steps, used by `cryptoquant pipeline run`
+and by the Airflow DAGs (dags/), so both run the same steps in the same order.
+
+A step is a function ``fn(settings) -> dict | None`` (a short summary for the log), named by
+"module:function" so that importing this module stays cheap (no PySpark, no Kafka client).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import click
+
+from cryptoquant.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    target: str
+    description: str
+
+    def load(self) -> Callable:
+        module_name, attr = self.target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+STEPS: tuple[Step, ...] = (
+    Step("ingest_klines", "loaders.steps:ingest_sample_klines",
+         "Replay the configured kline files through Kafka and drain them into staging."),
+    Step("ingest_news", "loaders.steps:ingest_sample_news",
+         "Publish the bundled news dataset to Kafka and drain it into staging."),
+    Step("news_sentiment", "loaders.news_sentiment:run_step",
+         "Score landed articles (VADER + crypto lexicon) and tag coins and topics."),
+    Step("dbt_base", "cryptoquant.dbt:build_base",
+         "dbt seeds, staging, dimensions and fact_kline (selector: tag:base)."),
+    Step("spark_indicators", "spark.indicators.job:run_step",
+         "Spark: RSI, EMA, MACD, Bollinger, ADX, ATR, OBV, VWAP per series."),
+    Step("dbt_marts", "cryptoquant.dbt:build_marts",
+         "dbt indicators, news, metrics, market score, backtest and analytics marts."),
+    Step("spark_fpgrowth", "spark.fpgrowth.job:run_step",
+         "Spark ML FP-Growth over trade-entry conditions."),
+    Step("dbt_patterns", "cryptoquant.dbt:build_patterns",
+         "dbt FP-Growth pattern marts and data-quality tests."),
+)
+
+
+def step_names() -> list[str]:
+    return [s.name for s in STEPS]
+
+
+def record_run(settings: Settings, run_id: str, step: str, status: str, detail: str,
+               started_at: dt.datetime) -> None:
+    """Write the step's status to staging.pipeline_runs (shown by the API's freshness view)."""
+    from cryptoquant import db
+
+    finished = None if status == "running" else dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with db.staging(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "insert into pipeline_runs (run_id, step, status, detail, started_at, finished_at) "
+            "values (%s, %s, %s, %s, %s, %s) on duplicate key update status = values(status), "
+            "detail = values(detail), finished_at = values(finished_at)",
+            (run_id, step, status, detail[:60000], started_at, finished),
+        )
+        conn.commit()
+
+
+def run_step(settings: Settings, step: Step, run_id: str) -> dict:
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    record_run(settings, run_id, step.name, "running", "", started)
+    t0 = time.monotonic()
+    try:
+        summary = step.load()(settings) or {}
+    except Exception as exc:
+        record_run(settings, run_id, step.name, "failed", f"{type(exc).__name__}: {exc}", started)
+        raise
+    summary = {"seconds": round(time.monotonic() - t0, 1), **summary}
+    record_run(settings, run_id, step.name, "success", json.dumps(summary, default=str), started)
+    return summary
+
+
+def run_pipeline(settings: Settings, only: list[str] | None = None,
+                 start_at: str | None = None, echo: Callable[[str], None] = print) -> str:
+    """Run the steps in order; returns the run id. Stops at the first failing step."""
+    names = step_names()
+    for name in (only or []) + ([start_at] if start_at else []):
+        if name not in names:
+            raise click.BadParameter(f"unknown step {name!r}; steps are: {', '.join(names)}")
+    steps = list(STEPS)
+    if start_at:
+        steps = steps[names.index(start_at):]
+    if only:
+        steps = [s for s in steps if s.name in only]
+    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    for i, step in enumerate(steps, 1):
+        echo(f"[{i}/{len(steps)}] {step.name}: {step.description}")
+        summary = run_step(settings, step, run_id)
+        echo(f"      done: {json.dumps(summary, default=str)}")
+    return run_id
+
+
+@click.group()
+def pipeline() -> None:
+    """Run the whole flow (ingest, dbt, Spark) without Airflow."""
+
+
+@pipeline.command("run")
+@click.option("--only", multiple=True, help="Run only this step (repeatable).")
+@click.option("--from", "start_at", help="Start at this step and run the rest.")
+@click.pass_obj
+def pipeline_run(settings: Settings, only: tuple[str, ...], start_at: str | None) -> None:
+    """Run every pipeline step in order on the configured data (default: the bundled sample)."""
+    run_id = run_pipeline(settings, list(only), start_at, echo=click.echo)
+    click.echo(f"pipeline run {run_id} finished")
+
+
+@pipeline.command("steps")
+def pipeline_steps() -> None:
+    """List the steps in the order they run."""
+    for i, step in enumerate(STEPS, 1):
+        click.echo(f"{i}. {step.name:18} {step.description}")
