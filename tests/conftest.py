@@ -48,10 +48,9 @@ def make_settings(base_settings):
     yield factory
     if os.environ.get("CQ_TEST_KEEP_DATABASES"):
         return
-    with db.connection(base_settings, role="admin", autocommit=True) as conn:
-        with conn.cursor() as cur:
-            for name in created:
-                cur.execute(f"drop database if exists `{name}`")
+    with db.connection(base_settings, role="admin", autocommit=True) as conn, conn.cursor() as cur:
+        for name in created:
+            cur.execute(f"drop database if exists `{name}`")
 
 
 @pytest.fixture(scope="session")
