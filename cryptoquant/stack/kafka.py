@@ -161,9 +161,9 @@ def start(settings: Settings) -> bool:
         )
         if proc.returncode != 0:
             raise StackError(f"formatting Kafka storage failed: {proc.stdout}{proc.stderr}")
-    spawn(_java_cmd(settings, "kafka.Kafka", str(props)), _dir(settings) / "kafka.stdout",
-          _pid_file(settings))
-    wait_until(lambda: _answers(settings), 90, "Kafka", alive=lambda: is_running(settings),
+    pid = spawn(_java_cmd(settings, "kafka.Kafka", str(props)), _dir(settings) / "kafka.stdout",
+                _pid_file(settings))
+    wait_until(lambda: _answers(settings), 90, "Kafka", alive=lambda: pid_alive(pid),
                log_file=_dir(settings) / "kafka.stdout")
     logger.info("Kafka up on %s", settings.kafka_bootstrap_servers)
     return True

@@ -102,9 +102,10 @@ def start(settings: Settings) -> bool:
     ]
     if os.geteuid() != 0:
         cmd.remove("--user=root")
-    spawn(cmd, base / "mariadbd.stdout", _pid_file(settings))
+    pid = spawn(cmd, base / "mariadbd.stdout", _pid_file(settings))
+    # Liveness by PID alone here: right after fork the command line is still Python's.
     wait_until(lambda: _ping(settings), 60, "MariaDB",
-               alive=lambda: is_running(settings), log_file=_log_file(settings))
+               alive=lambda: pid_alive(pid), log_file=_log_file(settings))
     logger.info("MariaDB up on %s:%s", settings.mysql_host, settings.mysql_port)
     return True
 
