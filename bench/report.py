@@ -1,0 +1,73 @@
+"""Shared benchmark plumbing: repeated timing with medians, peak memory, and writing one
+section of docs/benchmarks.md without touching the others."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import re
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptoquant.config import PROJECT_ROOT
+
+BENCHMARKS_MD = PROJECT_ROOT / "docs" / "benchmarks.md"
+HEADER = """# Benchmarks
+
+Every figure is the median of several runs, next to a baseline measured in the same run on
+the same data, with the ratio between them. `make bench` reruns them all (each benchmark
+rewrites only its own section). Speed is measured here, never in timed tests.
+"""
+
+
+def timed_runs(fn: Callable[[], object], runs: int = 3, warmup: int = 0) -> list[float]:
+    """Wall-clock seconds of ``runs`` calls to ``fn`` (after ``warmup`` untimed calls)."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def peak_rss_mb(children: bool = False) -> float:
+    """Peak resident memory of this process (or of its finished children), in MiB."""
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def machine_line() -> str:
+    import os
+
+    return (f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
+            f"{platform.system()} {platform.release()} · {dt.date.today().isoformat()}")
+
+
+def write_section(name: str, body: str) -> Path:
+    """Replace (or append) the section ``## name`` in docs/benchmarks.md."""
+    BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else HEADER
+    section = f"## {name}\n\n_{machine_line()}_\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: section + "\n", text)
+    else:
+        text = text.rstrip() + "\n\n" + section
+    BENCHMARKS_MD.write_text(text.rstrip() + "\n")
+    return BENCHMARKS_MD
+
+
+def table(headers: list[str], rows: list[list[object]]) -> str:
+    """A markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
