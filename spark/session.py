@@ -1,0 +1,162 @@
+"""One Spark session per job, and the JDBC plumbing every Spark job shares.
+
+* ``get_spark(settings, app_name)``: the job's SparkSession (master, driver memory, JDBC jar and
+  UTC everywhere from Settings; ``getOrCreate``, so a test session or an outer job is reused).
+* ``jdbc_url(settings, database)`` / ``jdbc_options``: ``jdbc:mysql://`` with MariaDB's driver
+  class (a ``jdbc:mariadb://`` URL has no Spark dialect and quotes names with ``"``).
+* ``read_table(spark, settings, database, table_or_query)``: a table name or a SELECT.
+* ``upsert_dataframe(df, settings, database, target_table, key_columns)``: Spark's JDBC writer
+  has no upsert, so the frame goes to a staging table, then one
+  ``INSERT ... ON DUPLICATE KEY UPDATE`` runs from the driver and the staging table is dropped.
+
+Times: DATETIME columns are naive UTC, so the JVM and the Spark session run in UTC; a naive
+pandas timestamp inside ``applyInPandas`` is then UTC too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import uuid
+from collections.abc import Sequence
+
+from cryptoquant import db
+from cryptoquant.config import Settings
+
+logger = logging.getLogger(__name__)
+
+_LOCAL_CORES = re.compile(r"^local\[(\d+|\*)(?:,\d+)?\]$")
+
+
+def _shuffle_partitions(master: str) -> int:
+    """Two shuffle partitions per core in local mode (Spark's default of 200 is all overhead)."""
+    m = _LOCAL_CORES.match(master.strip())
+    if m is None:
+        return 200 if not master.startswith("local") else 2
+    cores = (os.cpu_count() or 2) if m.group(1) == "*" else int(m.group(1))
+    return max(2, 2 * cores)
+
+
+def get_spark(settings: Settings, app_name: str = "cryptoquant"):
+    """The SparkSession for a job (created once; ``getOrCreate`` reuses a running one)."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    partitions = str(_shuffle_partitions(settings.spark_master))
+    utc = "-Duser.timezone=UTC"
+    builder = (
+        SparkSession.builder.master(settings.spark_master)
+        .appName(app_name)
+        .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.jars", settings.jdbc_driver_jar)
+        .config("spark.driver.extraClassPath", settings.jdbc_driver_jar)
+        .config("spark.driver.extraJavaOptions", utc)
+        .config("spark.executor.extraJavaOptions", utc)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", partitions)
+        .config("spark.default.parallelism", partitions)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.log.level", "ERROR")
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def jdbc_url(settings: Settings, database: str) -> str:
+    return f"jdbc:mysql://{settings.mysql_host}:{settings.mysql_port}/{database}"
+
+
+def jdbc_options(settings: Settings, database: str) -> dict[str, str]:
+    """Options for ``spark.read/write.format("jdbc")`` as the application user."""
+    return {
+        "url": jdbc_url(settings, database),
+        "driver": "org.mariadb.jdbc.Driver",
+        "user": settings.mysql_user,
+        "password": settings.mysql_password,
+        "sessionTimeZone": "UTC",
+    }
+
+
+def read_table(spark, settings: Settings, database: str, table_or_query: str):
+    """A table (``name``) or a query (``select ...``) of ``database`` as a Spark DataFrame."""
+    reader = spark.read.format("jdbc").options(**jdbc_options(settings, database))
+    text = table_or_query.strip()
+    if re.match(r"(?is)^(select|with)\b", text):
+        reader = reader.option("query", text)
+    else:
+        reader = reader.option("dbtable", text)
+    return reader.option("fetchsize", "10000").load()
+
+
+def _quote(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_$]+", name):
+        raise ValueError(f"unsafe SQL identifier {name!r}")
+    return f"`{name}`"
+
+
+def upsert_dataframe(
+    df,
+    settings: Settings,
+    database: str,
+    target_table: str,
+    key_columns: Sequence[str],
+    keep_if_unchanged: Sequence[str] = (),
+) -> int:
+    """Insert or update ``df``'s rows in ``database.target_table`` (which must exist with a
+    primary or unique key on ``key_columns``); returns the number of rows staged.
+
+    Columns in ``keep_if_unchanged`` (audit columns such as ``computed_at``) keep their stored
+    value when every other non-key column is unchanged, so re-writing identical rows is a
+    no-op. The staging table is dropped even when a step fails.
+    """
+    columns = list(df.columns)
+    missing = [k for k in key_columns if k not in columns]
+    if missing:
+        raise ValueError(f"key columns {missing} are not in the frame {columns}")
+    staging = f"_stg_{target_table}_{uuid.uuid4().hex[:10]}"
+    cols = ", ".join(_quote(c) for c in columns)
+    audit = [c for c in keep_if_unchanged if c in columns]
+    values = [c for c in columns if c not in key_columns and c not in audit]
+    with db.connection(settings, database, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"create table {_quote(staging)} as select {cols} from {_quote(target_table)} limit 0"
+        )
+        try:
+            (
+                df.write.format("jdbc")
+                .options(**jdbc_options(settings, database))
+                .option("dbtable", staging)
+                .option("batchsize", "20000")
+                .option("rewriteBatchedStatements", "true")
+                .option("isolationLevel", "NONE")
+                .mode("append")
+                .save()
+            )
+            cur.execute(f"select count(*) from {_quote(staging)}")
+            (staged,) = cur.fetchone()
+            t = _quote(target_table)
+            same = " and ".join(f"{t}.{_quote(c)} <=> values({_quote(c)})" for c in values)
+            # MySQL/MariaDB apply assignments left to right: the audit columns are set first,
+            # while the value columns still hold the stored values.
+            assignments = [
+                f"{t}.{_quote(c)} = if({same or '1'}, {t}.{_quote(c)}, values({_quote(c)}))"
+                for c in audit
+            ] + [f"{t}.{_quote(c)} = values({_quote(c)})" for c in values]
+            if not assignments:
+                k = _quote(key_columns[0])
+                assignments = [f"{t}.{k} = {t}.{k}"]
+            cur.execute(
+                f"insert into {t} ({cols}) select {cols} "
+                f"from {_quote(staging)} on duplicate key update " + ", ".join(assignments)
+            )
+        finally:
+            cur.execute(f"drop table if exists {_quote(staging)}")
+    logger.info("upserted %d rows into %s.%s", staged, database, target_table)
+    return int(staged)
