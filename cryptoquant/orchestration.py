@@ -19,6 +19,7 @@ Importing this module is cheap: no PySpark, no Kafka client, no database connect
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 from pathlib import Path
@@ -29,12 +30,21 @@ from cryptoquant.pipeline import STEPS, Step
 
 logger = logging.getLogger(__name__)
 
-# The dbt project (dbt_project.yml) and its manifest; DBT_PROJECT_DIR points elsewhere
-# (for example a checkout baked into an Airflow image).
-DBT_PROJECT_DIR = Path(os.environ.get("DBT_PROJECT_DIR", str(PROJECT_ROOT)))
-MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_STEP_MODULE = "cryptoquant.dbt"
 DBT_STEP_PREFIX = "build_"
+
+
+
+def dbt_project_dir() -> Path:
+    """The dbt project (dbt_project.yml, profiles.yml): the repo, or $DBT_PROJECT_DIR (for
+    example a checkout baked into an Airflow image)."""
+    return Path(os.environ.get("DBT_PROJECT_DIR") or PROJECT_ROOT)
+
+
+def manifest_path() -> Path:
+    """Written by `cryptoquant dbt parse` (make dbt-parse); Cosmos renders the groups from it."""
+    return dbt_project_dir() / "target" / "manifest.json"
+
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "cryptoquant",
@@ -143,17 +153,22 @@ def cosmos_configs(settings: Settings) -> dict[str, Any]:
     from cosmos.constants import ExecutionMode, InvocationMode
 
     dbt_exe = str(settings.path(settings.dbt_venv) / "bin" / "dbt")
+    project = dbt_project_dir()
     return {
         "project_config": ProjectConfig(
-            dbt_project_path=DBT_PROJECT_DIR,
-            manifest_path=MANIFEST_PATH,
+            dbt_project_path=project,
+            manifest_path=manifest_path(),
+            # dbt_project.yml keeps its folders under dbt_project/ (model-paths etc.).
+            models_relative_path="dbt_project/models",
+            seeds_relative_path="dbt_project/seeds",
+            snapshots_relative_path="dbt_project/snapshots",
             install_dbt_deps=False,
             env_vars=dbt_env(settings),
         ),
         "profile_config": ProfileConfig(
             profile_name="cryptoquant",
             target_name=settings.dbt_target,
-            profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
+            profiles_yml_filepath=project / "profiles.yml",
         ),
         "execution_config": ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL,
@@ -189,6 +204,31 @@ def dbt_task_group(s: Step, tag: str, settings: Settings):
     )
 
 
+class ManifestMissing(FileNotFoundError):
+    """target/manifest.json is missing: the DAGs render the dbt steps from it."""
+
+
+def manifest_tags(path: Path | None = None) -> set[str]:
+    """Tags carried by the manifest's models, seeds and snapshots."""
+    path = path or manifest_path()
+    if not path.exists():
+        raise ManifestMissing(f"{path} not found: run `cryptoquant dbt parse` (make dbt-parse)")
+    nodes = json.loads(path.read_text())["nodes"].values()
+    return {t for n in nodes if n["resource_type"] in {"model", "seed", "snapshot"}
+            for t in n.get("tags", [])}
+
+
+def dbt_step(s: Step, tag: str, settings: Settings):
+    """The step's DbtTaskGroup; an EmptyOperator when no manifest node carries the tag (then
+    `dbt build --select tag:<tag>` has nothing to do either), so the chain stays intact."""
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    if tag in manifest_tags():
+        return dbt_task_group(s, tag, settings)
+    logger.warning("no dbt node tagged %r in %s: step %s is a no-op", tag, manifest_path(), s.name)
+    return EmptyOperator(task_id=s.name, doc_md=f"No dbt node tagged `{tag}` (yet).")
+
+
 # ---- whole DAG bodies ------------------------------------------------------------------------------
 def step_tasks(names: list[str], settings: Settings | None = None) -> list:
     """Create one task (or task group) per named step, in STEPS order, chained one after the
@@ -199,7 +239,7 @@ def step_tasks(names: list[str], settings: Settings | None = None) -> list:
     nodes = []
     for s in in_steps_order(names):
         tag = dbt_tag(s)
-        nodes.append(dbt_task_group(s, tag, settings) if tag else python_step_task(s))
+        nodes.append(dbt_step(s, tag, settings) if tag else python_step_task(s))
     chain(*nodes)
     return nodes
 
