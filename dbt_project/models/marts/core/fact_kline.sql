@@ -1,0 +1,63 @@
+-- One row per closed candle. Incremental: each run re-reads the candles landed (or changed)
+-- since the newest landed_at already loaded, minus a look-back for late commits.
+{{
+    config(
+        materialized='incremental',
+        unique_key=['symbol_id', 'interval_id', 'open_time'],
+        on_schema_change='fail',
+        post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}"]
+    )
+}}
+
+with klines as (
+
+    select * from {{ ref('stg_binance__klines') }}
+    {% if is_incremental() %}
+    where landed_at >= (
+        select date_sub(max(landed_at), interval {{ var('kline_lookback_minutes', 60) }} minute)
+        from {{ this }}
+    )
+    {% endif %}
+
+),
+
+symbols as (
+
+    select * from {{ ref('dim_symbol') }}
+
+),
+
+intervals as (
+
+    select * from {{ ref('dim_interval') }}
+
+),
+
+final as (
+
+    select
+        symbols.symbol_id,
+        intervals.interval_id,
+        klines.open,
+        klines.high,
+        klines.low,
+        klines.close,
+        klines.volume,
+        klines.quote_volume,
+        klines.trade_count,
+        klines.taker_buy_base_volume,
+        klines.taker_buy_quote_volume,
+        klines.is_placeholder_candle,
+        klines.open_time,
+        klines.close_time,
+        date_add(klines.open_time, interval intervals.interval_seconds second) as close_at,
+        klines.landed_at
+    from klines
+    inner join symbols
+        on klines.symbol_code = symbols.symbol_code
+    inner join intervals
+        on klines.interval_code = intervals.interval_code
+
+)
+
+select * from final
