@@ -17,15 +17,11 @@ pytestmark = pytest.mark.spark
 
 @pytest.fixture(scope="session")
 def fp_spark():
-    """The test session's Spark session (getOrCreate: shared with any other Spark tests)."""
-    import os
+    """The test session's Spark session (the job's ``get_spark``: shared via getOrCreate)."""
+    from cryptoquant.config import load_settings
+    from spark.session import get_spark
 
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    return (SparkSession.builder.master("local[2]").appName("cq-tests")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.ui.enabled", "false").getOrCreate())
+    return get_spark(load_settings(), "cq-tests")
 
 
 @pytest.fixture(scope="module")
