@@ -42,8 +42,9 @@ def dbt_project_dir() -> Path:
 
 
 def manifest_path() -> Path:
-    """Written by `cryptoquant dbt parse` (make dbt-parse); Cosmos renders the groups from it."""
-    return dbt_project_dir() / "target" / "manifest.json"
+    """Written by `cryptoquant dbt parse` (make dbt-parse); Cosmos renders the groups from it.
+    Honours dbt's own DBT_TARGET_PATH (absolute, or relative to the project)."""
+    return dbt_project_dir() / os.environ.get("DBT_TARGET_PATH", "target") / "manifest.json"
 
 
 DEFAULT_ARGS: dict[str, Any] = {
