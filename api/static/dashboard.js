@@ -55,10 +55,16 @@ async function guarded(id, fn) {
   try { await fn(); } catch (err) { message($(id), "Unavailable: " + err.message, "error"); }
 }
 
+function nextDay(date) {  // the "To" date is inclusive; the API's end is exclusive
+  const d = new Date(date + "T00:00:00Z");
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10);
+}
+
 function selection() {
   const start = $("start").value, end = $("end").value;
   return {symbol: $("symbol").value, interval: $("interval").value,
-          start: start || undefined, end: end || undefined};
+          start: start || undefined, end: end ? nextDay(end) : undefined};
 }
 
 // ---- charts ---------------------------------------------------------------------------
@@ -257,7 +263,8 @@ async function freshness() {
 // ---- wiring ---------------------------------------------------------------------------
 async function refresh() {
   const sel = selection();
-  const params = new URLSearchParams(Object.entries(sel).filter(([, v]) => v));
+  const shown = {...sel, end: $("end").value};
+  const params = new URLSearchParams(Object.entries(shown).filter(([, v]) => v));
   history.replaceState(null, "", "?" + params);
   await Promise.all([
     guarded("chart-candles", () => candles(sel)),
