@@ -126,7 +126,8 @@ limit %s
 """
 
 RULES = """
-select antecedent, consequent, support, confidence, lift, p_value, q_value, is_significant,
+select antecedent, consequent, antecedent_count, win_count, support, confidence, lift,
+       base_win_rate, p_value, q_value, is_significant, oos_antecedent_count, oos_win_count,
        oos_support, oos_confidence, oos_lift, run_id, mined_at
 from fp_growth_win_rules
 where is_significant in ({significance})

@@ -15,6 +15,7 @@ import pandas as pd
 
 from cryptoquant import db
 from cryptoquant.config import Settings
+from spark.fpgrowth import store as fp_store
 from tests.support.sample import read_sample
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT")
@@ -56,11 +57,7 @@ create table mart_regime (symbol_id int, interval_id int, open_time datetime,
     adx_14 double, atr_pct double);
 create table mart_price_regression (symbol_id int, interval_id int, open_time datetime,
     fitted_close double, upper_band double, lower_band double, slope double,
-    r_squared double, residual_zscore double);
-create table fp_growth_win_rules (rule_id int primary key, antecedent text, consequent text,
-    support double, confidence double, lift double, p_value double, q_value double,
-    is_significant boolean, oos_support double, oos_confidence double, oos_lift double,
-    run_id varchar(64), mined_at datetime)
+    r_squared double, residual_zscore double)
 """
 
 
@@ -95,6 +92,7 @@ def build(settings: Settings) -> dict:
     """Create and fill the fixture warehouse in settings' (isolated) databases."""
     with db.warehouse(settings) as conn:
         db.run_sql_script(conn, DDL)
+    fp_store.ensure_tables(settings)  # the FP-Growth job's own DDL
     now = dt.datetime(2022, 2, 1, 0, 5)
     symbols = [(i + 1, s, s[:-4], "USDT") for i, s in enumerate(SYMBOLS)]
     rows: dict[str, list] = {k: [] for k in (
@@ -180,8 +178,9 @@ def build(settings: Settings) -> dict:
                         equity)
         cur.executemany("insert into mart_rolling_performance values (%s, %s, %s, %s, %s, %s)",
                         rolling)
-        cur.executemany("insert into fp_growth_win_rules values "
-                        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rules)
+        columns = ", ".join(RULE_COLUMNS)
+        cur.executemany(f"insert into {fp_store.RULES_TABLE} ({columns}) values "
+                        f"({', '.join(['%s'] * len(RULE_COLUMNS))})", rules)
         conn.commit()
     with db.staging(settings) as conn, conn.cursor() as cur:
         cur.executemany(
@@ -211,18 +210,27 @@ def _equity(trades: list[tuple]) -> tuple[list, list]:
     return equity_rows, rolling_rows
 
 
+RULE_COLUMNS = ("rule_id", "antecedent", "consequent", "antecedent_size", "antecedent_count",
+                "win_count", "support", "confidence", "lift", "base_win_rate", "p_value",
+                "q_value", "is_significant", "oos_antecedent_count", "oos_win_count",
+                "oos_support", "oos_confidence", "oos_lift", "run_id", "mined_at")
+
+
 def _rules() -> list[tuple]:
     rng = np.random.default_rng(7)
     items = ["rsi=oversold", "rsi=overbought", "macd=bull_cross", "trend=up", "trend=down",
              "bb=squeeze", "regime=trend_highvol", "side=LONG", "side=SHORT", "symbol=BTCUSDT"]
-    rules = []
+    rules, trades, base = [], 1000, 0.45
     for i in range(40):
         antecedent = sorted(rng.choice(items, size=int(rng.integers(1, 4)), replace=False))
-        confidence = float(rng.uniform(0.3, 0.75))
+        matched = int(rng.integers(30, 300))
+        wins = int(matched * rng.uniform(0.3, 0.75))
         q = float(rng.uniform(0.001, 0.6))
-        rules.append((i + 1, json.dumps(antecedent), json.dumps(["outcome=WIN"]),
-                      float(rng.uniform(0.02, 0.3)), confidence, confidence / 0.45,
-                      q / 3, q, q < 0.05, float(rng.uniform(0.02, 0.3)),
-                      float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.7, 1.5)),
+        oos_matched = int(rng.integers(10, 100))
+        oos_wins = int(oos_matched * rng.uniform(0.3, 0.7))
+        rules.append((f"{i:064d}", json.dumps(antecedent), json.dumps(["outcome=WIN"]),
+                      len(antecedent), matched, wins, wins / trades, wins / matched,
+                      wins / matched / base, base, q / 3, q, q < 0.05, oos_matched, oos_wins,
+                      oos_wins / 400, oos_wins / oos_matched, oos_wins / oos_matched / 0.44,
                       "fp-run-1", dt.datetime(2022, 2, 1, 0, 10)))
     return rules
