@@ -15,15 +15,6 @@ from tests.patterns.synthetic import PLANT, recount, trades
 pytestmark = pytest.mark.spark
 
 
-@pytest.fixture(scope="session")
-def fp_spark():
-    """The test session's Spark session (the job's ``get_spark``: shared via getOrCreate)."""
-    from cryptoquant.config import load_settings
-    from spark.session import get_spark
-
-    return get_spark(load_settings(), "cq-tests")
-
-
 @pytest.fixture(scope="module")
 def planted():
     return trades(3000, seed=7, planted_win=0.75)
@@ -40,10 +31,10 @@ def _mlxtend(tx: pd.DataFrame, min_support: float, min_confidence: float):
     return itemsets, rules
 
 
-def test_spark_equals_mlxtend(fp_spark):
+def test_spark_equals_mlxtend(spark):
     tx = trades(400, seed=3)
     tx["is_in_sample"] = True
-    items_s, rules_s = fit(baskets(fp_spark.createDataFrame(tx)), 0.05, 0.2)
+    items_s, rules_s = fit(baskets(spark.createDataFrame(tx)), 0.05, 0.2)
     items_s, rules_s = items_s.toPandas(), rules_s.toPandas()
     items_m, rules_m = _mlxtend(tx, 0.05, 0.2)
 
@@ -69,9 +60,9 @@ def test_spark_equals_mlxtend(fp_spark):
         assert spark_rules[key] == pytest.approx([sup, conf, lift], abs=1e-12)
 
 
-def test_win_rules_equal_mlxtend(fp_spark, planted):
+def test_win_rules_equal_mlxtend(spark, planted):
     """The stored WIN rules (mined in sample) carry mlxtend's support, confidence, lift."""
-    result = mine(fp_spark.createDataFrame(planted), MiningParams(min_support=0.03))
+    result = mine(spark.createDataFrame(planted), MiningParams(min_support=0.03))
     _, rules_m = _mlxtend(planted[planted["is_in_sample"]], 0.03, 0.0)
     rules_m = rules_m[rules_m["consequents"] == frozenset([WIN_ITEM])]
     expected = {json.dumps(sorted(a), separators=(",", ":")): (s, c, lf) for a, s, c, lf in zip(
@@ -86,8 +77,8 @@ def test_win_rules_equal_mlxtend(fp_spark, planted):
         assert got[key] == pytest.approx(values, abs=1e-12)
 
 
-def test_planted_pattern_is_significant(fp_spark, planted):
-    result = mine(fp_spark.createDataFrame(planted), MiningParams(min_support=0.03))
+def test_planted_pattern_is_significant(spark, planted):
+    result = mine(spark.createDataFrame(planted), MiningParams(min_support=0.03))
     rules = result.rules.set_index("antecedent")
     planted_rule = rules.loc[json.dumps(sorted(PLANT), separators=(",", ":"))]
     assert bool(planted_rule["is_significant"])
@@ -100,8 +91,8 @@ def test_planted_pattern_is_significant(fp_spark, planted):
         assert set(json.loads(antecedent)) & set(PLANT)
 
 
-def test_metrics_recount_from_transactions(fp_spark, planted):
-    result = mine(fp_spark.createDataFrame(planted), MiningParams(min_support=0.03))
+def test_metrics_recount_from_transactions(spark, planted):
+    result = mine(spark.createDataFrame(planted), MiningParams(min_support=0.03))
     n_in, _, wins_in = recount(planted, [], True)
     n_oos, _, wins_oos = recount(planted, [], False)
     assert (result.in_sample_trades, result.out_of_sample_trades) == (n_in, n_oos)
@@ -125,16 +116,16 @@ def test_metrics_recount_from_transactions(fp_spark, planted):
         assert row.count == recount(planted, items, True)[2]
 
 
-def test_noise_has_no_significant_rule(fp_spark):
+def test_noise_has_no_significant_rule(spark):
     noise = trades(3000, seed=11)
-    result = mine(fp_spark.createDataFrame(noise), MiningParams(min_support=0.03))
+    result = mine(spark.createDataFrame(noise), MiningParams(min_support=0.03))
     assert result.rules_tested > 50
     assert not result.rules["is_significant"].any()
     assert result.rules["p_value"].min() < 0.2   # p-values were really computed
 
 
-def test_min_confidence_filters_after_correction(fp_spark, planted):
-    df = fp_spark.createDataFrame(planted)
+def test_min_confidence_filters_after_correction(spark, planted):
+    df = spark.createDataFrame(planted)
     full = mine(df, MiningParams(min_support=0.03))
     strict = mine(df, MiningParams(min_support=0.03, min_confidence=0.5))
     assert strict.rules_tested == full.rules_tested
