@@ -53,7 +53,9 @@ def run_dbt(settings: Settings, args: list[str], capture: bool = False) -> str:
 
 
 def build_selector(settings: Settings, tag: str) -> dict:
-    run_dbt(settings, ["build", "--select", f"tag:{tag}"])
+    # "buildable": a test runs in the stage where all its parents exist (a relationships test
+    # from fact_indicator to dim_symbol runs with fact_indicator, not before it).
+    run_dbt(settings, ["build", "--select", f"tag:{tag}", "--indirect-selection", "buildable"])
     return {"dbt_select": f"tag:{tag}"}
 
 
