@@ -1,0 +1,230 @@
+"""Reading Binance kline CSV files: the official 12-column public-data layout
+(data.binance.vision, with or without a header, open_time in ms or µs) and the OHLCV layout of
+the bundled sample (``date,open,high,low,close,volume,ticker``); plain, .gz or .zip.
+
+Rows that cannot be read are returned as errors naming the file, line and reason: never
+silently dropped. Symbol and interval come from arguments or the file name (BTCUSDT-1h-...).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from cryptoquant.constants import INTERVAL_SECONDS, KLINE_COLUMNS
+
+OFFICIAL_COLUMNS = (
+    "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume",
+    "count", "taker_buy_volume", "taker_buy_quote_volume", "ignore",
+)
+OHLCV_COLUMNS = ("date", "open", "high", "low", "close", "volume")
+NAME_PATTERN = re.compile(r"^(?P<symbol>[A-Z0-9]{5,20})[-_](?P<interval>\d+[mhdwM])\b")
+
+
+@dataclass(frozen=True)
+class RowError:
+    path: str
+    line: int
+    reason: str
+    raw: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+class KlineFileError(ValueError):
+    """The file as a whole cannot be read (unknown layout, no symbol, ...)."""
+
+
+def symbol_interval_from_name(path: Path) -> tuple[str | None, str | None]:
+    match = NAME_PATTERN.match(path.name)
+    if not match:
+        return None, None
+    return match["symbol"], match["interval"]
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    if path.suffix == ".zip":
+        zf = zipfile.ZipFile(path)
+        members = [n for n in zf.namelist() if n.lower().endswith(".csv")]
+        if len(members) != 1:
+            raise KlineFileError(f"{path}: expected one .csv inside the zip, found {members}")
+        return io.TextIOWrapper(zf.open(members[0]), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")  # noqa: SIM115 - caller closes
+
+
+def _epoch_to_timestamp(value: str) -> pd.Timestamp:
+    number = int(value)
+    # Binance switched spot files to microseconds in 2025; milliseconds before.
+    unit = "us" if number >= 10**15 else "ms"
+    return pd.Timestamp(number, unit=unit)
+
+
+def _number(row: dict, key: str, required: bool = True) -> float | None:
+    raw = row.get(key)
+    if raw is None or raw == "":
+        if required:
+            raise ValueError(f"missing {key}")
+        return None
+    value = float(raw)
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"{key} is not a finite number: {raw!r}")
+    return value
+
+
+def validate_candle(c: dict, interval: str) -> str | None:
+    """The reason a parsed candle is impossible, or None. Shared with the Kafka consumer."""
+    if interval not in INTERVAL_SECONDS:
+        return f"unknown interval {interval!r}"
+    for key in ("open", "high", "low", "close"):
+        if c[key] <= 0:
+            return f"{key} must be positive, got {c[key]}"
+    if c["volume"] < 0:
+        return f"volume must not be negative, got {c['volume']}"
+    if c["high"] < c["low"]:
+        return f"high {c['high']} is below low {c['low']}"
+    if not c["low"] <= min(c["open"], c["close"]) or not max(c["open"], c["close"]) <= c["high"]:
+        return "open/close outside the high-low range"
+    step = INTERVAL_SECONDS[interval]
+    epoch = int(pd.Timestamp(c["open_time"]).timestamp())
+    if epoch % step != 0 and step < 86400 * 7:
+        return f"open_time {c['open_time']} is not aligned to the {interval} interval"
+    return None
+
+
+def _parse_official(row: dict) -> dict:
+    open_time = _epoch_to_timestamp(row["open_time"])
+    close_time = _epoch_to_timestamp(row["close_time"]) if row.get("close_time") else None
+    count = _number(row, "count", required=False)
+    return {
+        "open_time": open_time,
+        "close_time": close_time,
+        "open": _number(row, "open"),
+        "high": _number(row, "high"),
+        "low": _number(row, "low"),
+        "close": _number(row, "close"),
+        "volume": _number(row, "volume"),
+        "quote_volume": _number(row, "quote_volume", required=False),
+        "trade_count": None if count is None else int(count),
+        "taker_buy_base_volume": _number(row, "taker_buy_volume", required=False),
+        "taker_buy_quote_volume": _number(row, "taker_buy_quote_volume", required=False),
+    }
+
+
+def _parse_ohlcv(row: dict) -> dict:
+    open_time = pd.Timestamp(row["date"])
+    if open_time.tzinfo is not None:
+        open_time = open_time.tz_convert("UTC").tz_localize(None)
+    return {
+        "open_time": open_time,
+        "close_time": None,
+        "open": _number(row, "open"),
+        "high": _number(row, "high"),
+        "low": _number(row, "low"),
+        "close": _number(row, "close"),
+        "volume": _number(row, "volume"),
+        "quote_volume": None,
+        "trade_count": None,
+        "taker_buy_base_volume": None,
+        "taker_buy_quote_volume": None,
+    }
+
+
+def _layout(first: list[str]) -> tuple[str, bool]:
+    """(layout, has_header) from the first CSV row."""
+    lowered = [c.strip().lower() for c in first]
+    if lowered[:1] == ["open_time"]:
+        return "official", True
+    if lowered[:1] in (["date"], ["open_time"]) or set(OHLCV_COLUMNS) <= set(lowered):
+        return "ohlcv", True
+    if len(first) == 12 and first[0].strip().isdigit():
+        return "official", False
+    raise KlineFileError(
+        f"unrecognised layout (first row {first[:6]}...): expected Binance's 12-column "
+        "public-data layout or date,open,high,low,close,volume[,ticker]"
+    )
+
+
+def iter_kline_rows(path: str | Path, symbol: str | None = None, interval: str | None = None):
+    """Yield (line_number, candle_dict | None, RowError | None) for every data row."""
+    path = Path(path)
+    name_symbol, name_interval = symbol_interval_from_name(path)
+    symbol = (symbol or name_symbol or "").upper() or None
+    interval = interval or name_interval
+    with _open_text(path) as fh:
+        reader = csv.reader(fh)
+        try:
+            first = next(reader)
+        except StopIteration:
+            return
+        layout, has_header = _layout(first)
+        if layout == "official":
+            header = [c.strip().lower() for c in first] if has_header else list(OFFICIAL_COLUMNS)
+        else:
+            header = [c.strip().lower() for c in first]
+        if "ticker" in header and symbol is None:
+            pass  # taken per row below
+        elif symbol is None:
+            raise KlineFileError(f"{path}: no symbol in the file name; pass --symbol")
+        if interval is None:
+            raise KlineFileError(f"{path}: no interval in the file name; pass --interval")
+        rows = reader if has_header else _chain_first(first, reader)
+        start_line = 2 if has_header else 1
+        parse = _parse_official if layout == "official" else _parse_ohlcv
+        for line, values in enumerate(rows, start=start_line):
+            raw = ",".join(values)
+            if not values or all(not v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                yield line, None, RowError(str(path), line,
+                                           f"expected {len(header)} fields, got {len(values)}", raw)
+                continue
+            row = dict(zip(header, values, strict=True))
+            try:
+                candle = parse(row)
+            except (ValueError, OverflowError) as exc:
+                yield line, None, RowError(str(path), line, f"unreadable value: {exc}", raw)
+                continue
+            row_symbol = symbol or row.get("ticker", "").strip().upper()
+            if not row_symbol:
+                yield line, None, RowError(str(path), line, "no symbol", raw)
+                continue
+            if candle["close_time"] is None:
+                candle["close_time"] = candle["open_time"] + pd.Timedelta(
+                    seconds=INTERVAL_SECONDS.get(interval, 0)) - pd.Timedelta(milliseconds=1)
+            reason = validate_candle(candle, interval)
+            if reason:
+                yield line, None, RowError(str(path), line, reason, raw)
+                continue
+            yield line, {"symbol": row_symbol, "interval_code": interval, **candle}, None
+
+
+def _chain_first(first, rest):
+    yield first
+    yield from rest
+
+
+def read_kline_csv(path: str | Path, symbol: str | None = None,
+                   interval: str | None = None) -> tuple[pd.DataFrame, list[RowError]]:
+    """All good rows as a DataFrame with KLINE_COLUMNS (in file order) and the bad rows."""
+    candles, errors = [], []
+    for _line, candle, error in iter_kline_rows(path, symbol, interval):
+        if error is not None:
+            errors.append(error)
+        else:
+            candles.append(candle)
+    df = pd.DataFrame(candles, columns=list(KLINE_COLUMNS))
+    for col in ("open", "high", "low", "close", "volume", "quote_volume",
+                "taker_buy_base_volume", "taker_buy_quote_volume"):
+        df[col] = df[col].astype(float)
+    return df, errors
