@@ -2,6 +2,7 @@
    of the same series (window frames never look ahead). #}
 {% macro metric_transform(input, transform, window_size) %}
     {%- set w = window_size | int -%}
+    {%- set input = "cast(" ~ input ~ " as double)" -%}
     {%- set series = "partition by symbol_id, interval_id order by open_time" -%}
     {%- if transform == 'level' -%}
         {{ input }}
