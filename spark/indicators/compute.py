@@ -38,17 +38,26 @@ def _first_bad(mask: np.ndarray, times: pd.Series, what: str) -> None:
         raise SeriesError(f"{int(mask.sum())} candle(s) with {what}, first at {times.iloc[i]}")
 
 
+def _utc_naive(values: pd.Series) -> pd.Series:
+    if not pd.api.types.is_datetime64_dtype(values):
+        values = pd.to_datetime(values)
+        if values.dt.tz is not None:
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.astype("datetime64[ns]")
+
+
 def prepare_series(df: pd.DataFrame) -> pd.DataFrame:
     """The candles sorted by open time, as float64, checked; raises SeriesError."""
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise SeriesError(f"missing columns {missing}")
-    out = pd.DataFrame({"open_time": pd.to_datetime(df["open_time"])}, index=df.index)
-    if out["open_time"].dt.tz is not None:
-        out["open_time"] = out["open_time"].dt.tz_convert("UTC").dt.tz_localize(None)
+    data = {"open_time": _utc_naive(df["open_time"]).to_numpy()}
     for col in REQUIRED_COLUMNS[1:]:
-        out[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    out = out.sort_values("open_time", kind="stable")
+        data[col] = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype="float64")
+    out = pd.DataFrame(data, index=df.index)
+    ints = data["open_time"].view("int64")
+    if len(ints) > 1 and not (np.diff(ints) > 0).all():
+        out = out.sort_values("open_time", kind="stable")
     times = out["open_time"]
     _first_bad(times.isna().to_numpy(), times, "no open time")
     _first_bad(times.duplicated().to_numpy(), times, "a duplicate open time")
@@ -68,13 +77,25 @@ def vwap_daily(open_time: pd.Series, high, low, close, volume) -> np.ndarray:
     """VWAP of the typical price (high+low+close)/3, cumulative within each UTC day."""
     typical = (np.asarray(high) + np.asarray(low) + np.asarray(close)) / 3.0
     vol = np.asarray(volume, dtype="float64")
-    day = pd.to_datetime(open_time).dt.floor("D").to_numpy()
-    frame = pd.DataFrame({"day": day, "pv": typical * vol, "v": vol})
-    cum = frame.groupby("day", sort=False)[["pv", "v"]].cumsum()
-    pv, v = cum["pv"].to_numpy(), cum["v"].to_numpy()
+    day = np.asarray(open_time, dtype="datetime64[ns]").astype("datetime64[D]")
+    # running sums restarted at each UTC day: rows are in time order, so a day is a run
+    pv = _cumsum_by_run(typical * vol, day)
+    v = _cumsum_by_run(vol, day)
     out = np.full(len(vol), np.nan)
     ok = v > 0
     out[ok] = pv[ok] / v[ok]
+    return out
+
+
+def _cumsum_by_run(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Cumulative sums that restart where ``keys`` changes (keys sorted or grouped in runs)."""
+    out = np.empty(len(values))
+    if len(values) == 0:
+        return out
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    ends = np.append(starts[1:], len(values))
+    for a, b in zip(starts, ends, strict=True):
+        np.cumsum(values[a:b], out=out[a:b])
     return out
 
 
@@ -128,34 +149,35 @@ def compute_indicators(
                 raise SeriesError(f"{spec.code}: seed candle {at} is not in the window")
             values = values + (stored - values[hit[0]])
         columns[spec.code] = values
-    wide = pd.DataFrame(columns, index=series.index)
-    return wide.reindex(df.index)
+    codes = [spec.code for spec in specs]
+    block = np.column_stack([columns[c] for c in codes]) if codes else None
+    wide = pd.DataFrame(block, index=series.index, columns=codes)
+    return wide if wide.index.equals(df.index) else wide.reindex(df.index)
 
 
-def gap_starts(open_time: pd.Series, interval_seconds: int) -> np.ndarray:
-    """True at each candle that follows missing candles (in time order)."""
-    t = pd.to_datetime(open_time).to_numpy()
-    step = np.diff(t).astype("timedelta64[s]").astype("int64")
-    return np.concatenate([[False], step > interval_seconds])
+def gap_starts(open_time, interval_seconds: int) -> np.ndarray:
+    """True at each candle that follows missing candles (``open_time`` in time order)."""
+    t = np.asarray(open_time, dtype="datetime64[ns]").view("int64")
+    return np.concatenate([[False], np.diff(t) > interval_seconds * 1_000_000_000])
 
 
 def gap_flags(df: pd.DataFrame, specs: Sequence[IndicatorSpec],
               interval_seconds: int) -> pd.DataFrame:
     """Wide booleans: True where a missing candle lies inside the value's nominal window
     (the last ``spec.window_candles`` transitions; for VWAP, the UTC day so far)."""
-    order = pd.to_datetime(df["open_time"]).sort_values(kind="stable")
-    starts = gap_starts(order, interval_seconds).astype("int64")
+    order = _utc_naive(df["open_time"]).sort_values(kind="stable")
+    times = order.to_numpy()
+    starts = gap_starts(times, interval_seconds).astype("int64")
     cum = np.cumsum(starts)
-    day = order.dt.floor("D").to_numpy()
-    flags: dict[str, np.ndarray] = {}
+    day_gaps = _cumsum_by_run(starts.astype("float64"), times.astype("datetime64[D]")) > 0
+    flags = []
     for spec in specs:
         if spec.is_talib:
             w = spec.window_candles(interval_seconds)
-            before = np.concatenate([np.zeros(w, dtype="int64"), cum[:-w]]) if w < len(cum) \
-                else np.zeros(len(cum), dtype="int64")
-            flags[spec.code] = (cum - before) > 0
-        else:
-            # a gap before any candle of this UTC day so far (incl. one leading into the day)
-            flags[spec.code] = (
-                pd.Series(starts, index=order.index).groupby(day).cumsum().to_numpy() > 0)
-    return pd.DataFrame(flags, index=order.index).reindex(df.index)
+            before = np.concatenate([np.zeros(min(w, len(cum)), dtype="int64"), cum[:-w]])
+            flags.append((cum - before) > 0)
+        else:  # a gap before any candle of this UTC day so far (incl. one leading into it)
+            flags.append(day_gaps)
+    block = np.column_stack(flags) if flags else None
+    out = pd.DataFrame(block, index=order.index, columns=[s.code for s in specs])
+    return out if out.index.equals(df.index) else out.reindex(df.index)

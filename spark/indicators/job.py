@@ -42,52 +42,92 @@ from spark.indicators.config import IndicatorSpec, load_config_db, warmup_candle
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_SCHEMA = (
-    "symbol string, interval_code string, indicator_code string, open_time timestamp, "
-    "value double, is_gap_in_window int, error string"
-)
-_OUT_COLUMNS = ["symbol", "interval_code", "indicator_code", "open_time", "value",
-                "is_gap_in_window", "error"]
+KEY_COLUMNS = ["symbol", "interval_code", "open_time"]
 
 
-def series_to_rows(pdf: pd.DataFrame, specs: list[IndicatorSpec], interval_seconds: int,
+def _value_col(code: str) -> str:
+    return f"v__{code}"
+
+
+def _gap_col(code: str) -> str:
+    return f"g__{code}"
+
+
+def wide_schema(specs: list[IndicatorSpec]) -> str:
+    """Schema of the per-series function's output: one row per candle, a value and a gap flag
+    column per indicator (Python -> JVM through Arrow stays narrow; Spark unpivots)."""
+    cols = ["symbol string", "interval_code string", "open_time timestamp"]
+    cols += [f"{_value_col(s.code)} double" for s in specs]
+    cols += [f"{_gap_col(s.code)} boolean" for s in specs]
+    return ", ".join(cols + ["error string"])
+
+
+def series_to_wide(pdf: pd.DataFrame, specs: list[IndicatorSpec], interval_seconds: int,
                    seeds=None, after: dt.datetime | None = None) -> pd.DataFrame:
-    """The long rows of one series (defined values only, optionally only after ``after``)."""
+    """One series' indicators, one row per candle (only candles after ``after``)."""
     wide = compute_indicators(pdf, specs, seeds)
     flags = gap_flags(pdf, specs, interval_seconds)
-    times = pd.to_datetime(pdf["open_time"]).to_numpy()
-    codes = [s.code for s in specs]
-    n = len(pdf)
-    out = pd.DataFrame({
-        "symbol": pdf["symbol"].iat[0] if n else None,
-        "interval_code": pdf["interval_code"].iat[0] if n else None,
-        "indicator_code": np.repeat(np.array(codes, dtype=object), n),
-        "open_time": np.tile(times, len(codes)),
-        "value": wide[codes].to_numpy().T.reshape(-1),
-        "is_gap_in_window": flags[codes].to_numpy().T.reshape(-1).astype("int32"),
-        "error": None,
-    })
-    keep = np.isfinite(out["value"].to_numpy())
-    if after is not None:
-        keep &= out["open_time"].to_numpy() > np.datetime64(after)
-    return out[keep].reset_index(drop=True)
+    times = pdf["open_time"].to_numpy(dtype="datetime64[ns]")
+    keep = slice(None) if after is None else times > np.datetime64(after, "ns")
+    data: dict[str, object] = {"symbol": pdf["symbol"].iat[0],
+                               "interval_code": pdf["interval_code"].iat[0],
+                               "open_time": times[keep]}
+    values = wide.to_numpy(dtype="float64")[keep]
+    gaps = flags.to_numpy(dtype="bool")[keep]
+    for i, spec in enumerate(specs):
+        data[_value_col(spec.code)] = values[:, i]
+    for i, spec in enumerate(specs):
+        data[_gap_col(spec.code)] = gaps[:, i]
+    data["error"] = None
+    return pd.DataFrame(data)
 
 
-def _make_udf(specs: list[IndicatorSpec], plans: dict[tuple[str, str], _store.SeriesPlan]):
+def make_series_function(specs: list[IndicatorSpec],
+                         plans: dict[tuple[str, str], _store.SeriesPlan] | None = None,
+                         default_interval_seconds: int | None = None):
+    """The function ``applyInPandas`` runs per (symbol, interval): exceptions become an error
+    row for that series instead of failing the job."""
+    columns = [f.split(" ")[0] for f in wide_schema(specs).split(", ")]
+
     def compute(pdf: pd.DataFrame) -> pd.DataFrame:
         key = (pdf["symbol"].iat[0], pdf["interval_code"].iat[0])
-        plan = plans[key]
+        plan = (plans or {}).get(key)
         try:
-            return series_to_rows(pdf, specs, plan.interval_seconds, plan.seeds or None,
-                                  plan.watermark)[_OUT_COLUMNS]
+            if plan is None:
+                return series_to_wide(pdf, specs, default_interval_seconds)
+            return series_to_wide(pdf, specs, plan.interval_seconds, plan.seeds or None,
+                                  plan.watermark)
         except Exception as exc:  # one broken series must not stop the others
-            row = dict.fromkeys(_OUT_COLUMNS)
+            row = dict.fromkeys(columns)
             row.update(symbol=key[0], interval_code=key[1],
                        error=f"{type(exc).__name__}: {exc}"[:2000])
-            return pd.DataFrame([row], columns=_OUT_COLUMNS).astype(
-                {"value": "float64", "open_time": "datetime64[ns]"})
+            frame = pd.DataFrame([row], columns=columns)
+            return frame.astype({"open_time": "datetime64[ns]"} | {
+                c: "float64" for c in columns if c.startswith("v__")})
 
     return compute
+
+
+def compute_wide(klines, specs: list[IndicatorSpec],
+                 plans: dict[tuple[str, str], _store.SeriesPlan] | None = None,
+                 default_interval_seconds: int | None = None):
+    """Spark: candles (symbol, interval_code, open_time, OHLCV) -> one row per candle with a
+    value and gap column per indicator; a failed series is one row with ``error`` set."""
+    return klines.groupBy("symbol", "interval_code").applyInPandas(
+        make_series_function(specs, plans, default_interval_seconds), wide_schema(specs))
+
+
+def to_long(wide, specs: list[IndicatorSpec]):
+    """The successful series' values as indicator_values rows (undefined values dropped)."""
+    from pyspark.sql import functions as F
+
+    pairs = ", ".join(f"'{s.code}', {_value_col(s.code)}, {_gap_col(s.code)}" for s in specs)
+    long = wide.filter(F.col("error").isNull()).select(
+        *KEY_COLUMNS,
+        F.expr(f"stack({len(specs)}, {pairs}) as (indicator_code, value, gap)"))
+    return long.filter(F.col("value").isNotNull() & ~F.isnan("value")).select(
+        "symbol", "interval_code", "indicator_code", "open_time", "value",
+        F.col("gap").cast("int").alias("is_gap_in_window"))
 
 
 def _kline_query(plans: list[_store.SeriesPlan]) -> str:
@@ -114,7 +154,7 @@ def run_indicators(settings: Settings, spark=None, full_refresh: bool = False,
     """Compute and upsert indicator values; returns a summary (what ran, rows, failures)."""
     from pyspark.sql import functions as F
 
-    from spark.session import get_spark, upsert_dataframe
+    from spark.session import get_spark, jdbc_options, upsert_dataframe
 
     t0 = time.monotonic()
     specs = specs if specs is not None else load_config_db(settings)
@@ -146,39 +186,31 @@ def run_indicators(settings: Settings, spark=None, full_refresh: bool = False,
     spark = spark or get_spark(settings, "cryptoquant-indicators")
     try:
         reader = spark.read.format("jdbc").options(
-            **_jdbc(settings, settings.mysql_warehouse_database))
+            **jdbc_options(settings, settings.mysql_warehouse_database))
         klines = reader.option("query", _kline_query(todo)).option("fetchsize", "20000").load()
-        udf = _make_udf(specs, {p.key: p for p in todo})
-        result = (klines.groupBy("symbol", "interval_code")
-                  .applyInPandas(udf, OUTPUT_SCHEMA)
-                  .persist())
-        errors = result.filter(F.col("error").isNotNull()).select(
+        wide = compute_wide(klines, specs, {p.key: p for p in todo}).persist()
+        errors = wide.filter(F.col("error").isNotNull()).select(
             "symbol", "interval_code", "error").collect()
         failed = {f"{r.symbol}/{r.interval_code}": r.error for r in errors}
         for key, message in failed.items():
             logger.error("indicator series %s failed: %s", key, message)
         computed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        values = (result.filter(F.col("error").isNull()).drop("error")
-                  .withColumn("computed_at", F.lit(computed_at).cast("timestamp")))
+        values = to_long(wide, specs).withColumn(
+            "computed_at", F.lit(computed_at).cast("timestamp"))
         written = upsert_dataframe(
             values, settings, settings.mysql_staging_database, _store.VALUES_TABLE,
             ["symbol", "interval_code", "indicator_code", "open_time"],
             keep_if_unchanged=["computed_at"])
-        result.unpersist()
+        wide.unpersist()
         done = [p for p in todo if f"{p.symbol}/{p.interval_code}" not in failed]
         _store.save_state(settings, done, specs, computed_at)
     finally:
         if own_session:
             spark.stop()
     summary.update(rows_written=written, failed=failed,
-                   candles_read=sum(p.candles_to_read for p in todo), seconds=round(time.monotonic() - t0, 1))
+                   candles_read=sum(p.candles_to_read for p in todo),
+                   seconds=round(time.monotonic() - t0, 1))
     return summary
-
-
-def _jdbc(settings: Settings, database: str) -> dict[str, str]:
-    from spark.session import jdbc_options
-
-    return jdbc_options(settings, database)
 
 
 def run_step(settings: Settings) -> dict:
