@@ -82,23 +82,23 @@ def _number(row: dict, key: str, required: bool = True) -> float | None:
     return value
 
 
-def validate_candle(c: dict, interval: str) -> str | None:
-    """The reason a parsed candle is impossible, or None. Shared with the Kafka consumer."""
-    if interval not in INTERVAL_SECONDS:
+def validate_candle(c: dict, interval: str, open_time_ms: int) -> str | None:
+    """The reason a candle is impossible, or None. Shared by the CSV reader and the consumer."""
+    step = INTERVAL_SECONDS.get(interval)
+    if step is None:
         return f"unknown interval {interval!r}"
-    for key in ("open", "high", "low", "close"):
-        if c[key] <= 0:
-            return f"{key} must be positive, got {c[key]}"
-    if c["volume"] < 0:
-        return f"volume must not be negative, got {c['volume']}"
-    if c["high"] < c["low"]:
-        return f"high {c['high']} is below low {c['low']}"
-    if not c["low"] <= min(c["open"], c["close"]) or not max(c["open"], c["close"]) <= c["high"]:
+    o, h, lo, cl, v = c["open"], c["high"], c["low"], c["close"], c["volume"]
+    for key, value in (("open", o), ("high", h), ("low", lo), ("close", cl)):
+        if not value > 0:
+            return f"{key} must be positive, got {value}"
+    if not v >= 0:
+        return f"volume must not be negative, got {v}"
+    if h < lo:
+        return f"high {h} is below low {lo}"
+    if lo > min(o, cl) or max(o, cl) > h:
         return "open/close outside the high-low range"
-    step = INTERVAL_SECONDS[interval]
-    epoch = int(pd.Timestamp(c["open_time"]).timestamp())
-    if epoch % step != 0 and step < 86400 * 7:
-        return f"open_time {c['open_time']} is not aligned to the {interval} interval"
+    if open_time_ms % (step * 1000) != 0:
+        return f"open_time {open_time_ms} is not aligned to the {interval} interval"
     return None
 
 
@@ -202,7 +202,7 @@ def iter_kline_rows(path: str | Path, symbol: str | None = None, interval: str |
             if candle["close_time"] is None:
                 candle["close_time"] = candle["open_time"] + pd.Timedelta(
                     seconds=INTERVAL_SECONDS.get(interval, 0)) - pd.Timedelta(milliseconds=1)
-            reason = validate_candle(candle, interval)
+            reason = validate_candle(candle, interval, candle["open_time"].value // 1_000_000)
             if reason:
                 yield line, None, RowError(str(path), line, reason, raw)
                 continue

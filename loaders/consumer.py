@@ -1,0 +1,178 @@
+"""The consumer loop: Kafka → staging, at-least-once delivery plus idempotent writes.
+
+Per batch (by size or time): decode every message, write the good rows and the dead letters
+in ONE database transaction, commit it, publish the dead letters to their topic, and only then
+commit the Kafka offsets synchronously. A crash anywhere re-delivers the batch, and the
+upserts make the re-delivery change nothing. SIGINT/SIGTERM finish the current batch and stop;
+a batch is never half-committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+import pymysql
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
+
+from cryptoquant import db
+from cryptoquant.config import Settings
+from loaders import dead_letter
+from loaders.dead_letter import DeadLetter
+from loaders.messages import BadMessage
+from loaders.producer import Publisher
+from loaders.progress import Progress
+
+logger = logging.getLogger(__name__)
+
+
+class ConsumeLoop:
+    def __init__(self, settings: Settings, sink, topic: str, group_id: str,
+                 batch_size: int = 5000, batch_seconds: float = 1.0,
+                 idle_seconds: float = 3.0, stop: threading.Event | None = None,
+                 progress: bool = True, db_retry_seconds: float = 120.0):
+        self.settings = settings
+        self.sink = sink
+        self.topic = topic
+        self.group_id = group_id
+        self.batch_size = batch_size
+        self.batch_seconds = batch_seconds
+        self.idle_seconds = idle_seconds
+        self.stop = stop or threading.Event()
+        self.progress = Progress(f"consume {topic}", enabled=progress)
+        self.db_retry_seconds = db_retry_seconds
+        self.landed = 0
+        self.dead = 0
+        self.batches = 0
+        self.lag = 0
+
+    def _consumer(self) -> Consumer:
+        return Consumer({
+            "bootstrap.servers": self.settings.kafka_bootstrap_servers,
+            "group.id": self.group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+            "max.poll.interval.ms": 600000,
+            "fetch.max.bytes": 52428800,
+            "log_level": 3,
+        })
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.stop.set())
+
+    def _lag(self, consumer: Consumer) -> int | None:
+        """Messages not yet consumed on the assigned partitions, None before assignment."""
+        assignment = consumer.assignment()
+        if not assignment:
+            return None
+        total = 0
+        for tp in consumer.position(assignment):
+            low, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            position = tp.offset if tp.offset != OFFSET_INVALID else None
+            if position is None:
+                committed = consumer.committed([TopicPartition(tp.topic, tp.partition)],
+                                               timeout=5)[0].offset
+                position = committed if committed >= 0 else low
+            total += max(high - position, 0)
+        return total
+
+    def _write(self, rows: list[dict], letters: list[DeadLetter]) -> None:
+        deadline = time.monotonic() + self.db_retry_seconds
+        delay = 0.5
+        while True:
+            try:
+                with db.staging(self.settings) as conn:
+                    with conn.cursor() as cur:
+                        self.sink.write(cur, rows)
+                        dead_letter.write_rows(cur, letters)
+                    conn.commit()
+                return
+            except (db.DatabaseUnavailable, pymysql.err.OperationalError,
+                    pymysql.err.InterfaceError) as exc:
+                if time.monotonic() > deadline or self.stop.is_set():
+                    raise
+                logger.warning("database write failed (%s); retrying in %.1fs", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    def _commit(self, consumer: Consumer) -> None:
+        delay = 0.5
+        for attempt in range(20):
+            try:
+                consumer.commit(asynchronous=False)
+                return
+            except KafkaException as exc:
+                err = exc.args[0]
+                if err.code() == KafkaError._NO_OFFSET:
+                    return
+                if attempt == 19 or not err.retriable() and err.code() != KafkaError._TRANSPORT:
+                    raise
+                logger.warning("offset commit failed (%s); retrying", err)
+                time.sleep(delay)
+                delay = min(delay * 2, 5)
+
+    def run(self, until_idle: bool = False, max_wait_for_assignment: float = 60.0) -> dict:
+        self._install_signals()
+        consumer = self._consumer()
+        dlq = Publisher(self.settings)
+        consumer.subscribe([self.topic])
+        started = time.monotonic()
+        idle_since = None
+        try:
+            while not self.stop.is_set():
+                messages = consumer.consume(num_messages=self.batch_size,
+                                            timeout=self.batch_seconds)
+                rows, letters = [], []
+                for msg in messages:
+                    if msg.error():
+                        if msg.error().fatal():
+                            raise KafkaException(msg.error())
+                        logger.warning("consumer error: %s", msg.error())
+                        continue
+                    try:
+                        row = self.sink.decode(msg.value())
+                    except BadMessage as exc:
+                        letters.append(DeadLetter(msg.topic(), msg.partition(), msg.offset(),
+                                                  msg.key(), msg.value(), str(exc)))
+                        continue
+                    row["kafka_partition"], row["kafka_offset"] = msg.partition(), msg.offset()
+                    rows.append(row)
+                if rows or letters:
+                    self._write(rows, letters)
+                    if letters:
+                        dead_letter.publish(dlq, self.settings, letters)
+                        dlq.flush()
+                    self._commit(consumer)
+                    self.landed += len(rows)
+                    self.dead += len(letters)
+                    self.batches += 1
+                    idle_since = None
+                elif until_idle:
+                    lag = self._lag(consumer)
+                    if lag is None:
+                        if time.monotonic() - started > max_wait_for_assignment:
+                            raise TimeoutError(f"no partition of {self.topic!r} was assigned "
+                                               f"within {max_wait_for_assignment:.0f}s")
+                    elif lag == 0:
+                        idle_since = idle_since or time.monotonic()
+                        if time.monotonic() - idle_since >= self.idle_seconds:
+                            break
+                    else:
+                        idle_since = None
+                if messages or self.batches % 10 == 0:
+                    self.progress.update(self.landed + self.dead,
+                                         f"(landed {self.landed:,}, dead-lettered {self.dead:,})")
+        finally:
+            consumer.close()
+            dlq.flush()
+        self.progress.done(self.landed + self.dead,
+                           f"(landed {self.landed:,}, dead-lettered {self.dead:,})")
+        return {"landed": self.landed, "dead_lettered": self.dead, "batches": self.batches,
+                "rows_per_second": round(self.progress.rate(self.landed + self.dead)),
+                "stopped_by_signal": self.stop.is_set()}

@@ -1,0 +1,193 @@
+"""The wire format on Kafka: key ``SYMBOL|INTERVAL`` (one series stays in one partition, in
+order) and a JSON value carrying a schema version, the producing source and ``ingested_at``.
+
+Parsing is strict: anything a consumer cannot land raises BadMessage with the reason, and the
+message goes to the dead-letter table and topic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+from cryptoquant.constants import INTERVAL_SECONDS, MESSAGE_SCHEMA_VERSION
+from loaders.csv_files import validate_candle
+
+KLINE_NUMBERS = ("open", "high", "low", "close", "volume")
+KLINE_OPTIONAL = ("quote_volume", "taker_buy_base_volume", "taker_buy_quote_volume")
+NEWS_REQUIRED = ("article_id", "url", "title", "published_at")
+
+
+class BadMessage(ValueError):
+    """A message that cannot be landed; str() is the reason stored with it."""
+
+
+def utc_now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def kline_key(symbol: str, interval: str) -> bytes:
+    return f"{symbol}|{interval}".encode()
+
+
+def encode_kline(candle: dict, source: str, ingested_at: str | None = None) -> bytes:
+    """``candle`` has symbol, interval_code, open_time_ms, close_time_ms and the numbers."""
+    body = {
+        "schema_version": MESSAGE_SCHEMA_VERSION,
+        "source": source,
+        "ingested_at": ingested_at or utc_now_iso(),
+        "symbol": candle["symbol"],
+        "interval": candle["interval_code"],
+        "open_time": int(candle["open_time_ms"]),
+        "close_time": int(candle["close_time_ms"]),
+    }
+    for key in KLINE_NUMBERS:
+        body[key] = candle[key]
+    for key in KLINE_OPTIONAL:
+        value = candle.get(key)
+        body[key] = None if value is None or _isnan(value) else value
+    count = candle.get("trade_count")
+    body["trade_count"] = None if count is None or _isnan(count) else int(count)
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _isnan(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _as_float(body: dict, key: str, required: bool = True) -> float | None:
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise BadMessage(f"missing field {key!r}")
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BadMessage(f"field {key!r} is not a number: {value!r}") from None
+    if math.isnan(number) or math.isinf(number):
+        raise BadMessage(f"field {key!r} is not a finite number: {value!r}")
+    return number
+
+
+def _as_ms(body: dict, key: str) -> int:
+    value = body.get(key)
+    if value is None:
+        raise BadMessage(f"missing field {key!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise BadMessage(f"field {key!r} must be epoch milliseconds, got {value!r}")
+    return int(value)
+
+
+def _load(raw: bytes | None) -> dict:
+    if raw is None:
+        raise BadMessage("empty message (no value)")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadMessage(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadMessage(f"JSON value must be an object, got {type(body).__name__}")
+    version = body.get("schema_version")
+    if version != MESSAGE_SCHEMA_VERSION:
+        raise BadMessage(f"unsupported schema_version {version!r} "
+                         f"(this consumer reads {MESSAGE_SCHEMA_VERSION})")
+    return body
+
+
+def _as_text(body: dict, key: str, required: bool = True, limit: int = 1024) -> str | None:
+    value = body.get(key)
+    if value is None or value == "":
+        if required:
+            raise BadMessage(f"missing field {key!r}")
+        return None
+    if not isinstance(value, str):
+        raise BadMessage(f"field {key!r} must be a string, got {type(value).__name__}")
+    if len(value) > limit:
+        raise BadMessage(f"field {key!r} is longer than {limit} characters")
+    return value
+
+
+def _ingested_at(body: dict) -> dt.datetime:
+    raw = _as_text(body, "ingested_at")
+    try:
+        stamp = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadMessage(f"field 'ingested_at' is not an ISO timestamp: {raw!r}") from None
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
+    return stamp
+
+
+def _ms_to_datetime(ms: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms)
+
+
+def decode_kline(raw: bytes | None, known_symbols: frozenset[str] | None = None) -> dict:
+    """A landable row (staging.raw_klines columns) or BadMessage."""
+    body = _load(raw)
+    symbol = _as_text(body, "symbol", limit=20)
+    if not symbol.isalnum() or not symbol.isupper():
+        raise BadMessage(f"malformed symbol {symbol!r}")
+    if known_symbols is not None and symbol not in known_symbols:
+        raise BadMessage(f"unknown symbol {symbol!r} (configured: {', '.join(sorted(known_symbols))})")
+    interval = _as_text(body, "interval", limit=8)
+    if interval not in INTERVAL_SECONDS:
+        raise BadMessage(f"unknown interval {interval!r}")
+    open_ms, close_ms = _as_ms(body, "open_time"), _as_ms(body, "close_time")
+    row = {k: _as_float(body, k) for k in KLINE_NUMBERS}
+    reason = validate_candle(row, interval, open_ms)
+    if reason:
+        raise BadMessage(reason)
+    if close_ms <= open_ms:
+        raise BadMessage(f"close_time {close_ms} is not after open_time {open_ms}")
+    for key in KLINE_OPTIONAL:
+        row[key] = _as_float(body, key, required=False)
+    count = body.get("trade_count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+        raise BadMessage(f"field 'trade_count' must be a non-negative integer, got {count!r}")
+    source = _as_text(body, "source", limit=16)
+    return {
+        "symbol": symbol, "interval_code": interval,
+        "open_time": _ms_to_datetime(open_ms), "close_time": _ms_to_datetime(close_ms),
+        **row, "trade_count": count, "source": source,
+        "schema_version": body["schema_version"], "ingested_at": _ingested_at(body),
+    }
+
+
+def encode_news(article: dict, source: str, ingested_at: str | None = None) -> bytes:
+    body = {"schema_version": MESSAGE_SCHEMA_VERSION, "source": source,
+            "ingested_at": ingested_at or utc_now_iso(), **article}
+    if isinstance(body.get("published_at"), dt.datetime):
+        body["published_at"] = body["published_at"].strftime("%Y-%m-%dT%H:%M:%S")
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def decode_news(raw: bytes | None) -> dict:
+    body = _load(raw)
+    for key in NEWS_REQUIRED:
+        _as_text(body, key, limit=4096)
+    article_id = body["article_id"]
+    if len(article_id) != 64 or any(c not in "0123456789abcdef" for c in article_id):
+        raise BadMessage(f"article_id must be a sha256 hex digest, got {article_id!r}")
+    try:
+        published = dt.datetime.fromisoformat(body["published_at"].replace("Z", "+00:00"))
+    except ValueError:
+        raise BadMessage(f"published_at is not an ISO timestamp: {body['published_at']!r}") from None
+    if published.tzinfo is not None:
+        published = published.astimezone(dt.UTC).replace(tzinfo=None)
+    return {
+        "article_id": article_id,
+        "url": _as_text(body, "url", limit=1024),
+        "title": _as_text(body, "title", limit=1024),
+        "summary": _as_text(body, "summary", required=False, limit=65000),
+        "publisher": _as_text(body, "publisher", required=False, limit=128),
+        "subject": _as_text(body, "subject", required=False, limit=64),
+        "published_at": published,
+        "feed_url": _as_text(body, "feed_url", required=False, limit=1024),
+        "source": _as_text(body, "source", limit=16),
+        "raw_sentiment": _as_text(body, "raw_sentiment", required=False, limit=255),
+        "schema_version": body["schema_version"],
+        "ingested_at": _ingested_at(body),
+    }
