@@ -21,6 +21,7 @@ import re
 import sys
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 from cryptoquant import db
 from cryptoquant.config import Settings
@@ -39,8 +40,29 @@ def _shuffle_partitions(master: str) -> int:
     return max(2, 2 * cores)
 
 
+def check_pyspark_install() -> None:
+    """Fail clearly when PySpark's Python files and its jars come from different versions.
+
+    ``pyspark-client`` (pulled in by the Airflow Spark provider) ships the same ``pyspark``
+    Python package without jars; installed after ``pyspark`` it overwrites the Python side,
+    and every pandas UDF then dies with a Py4J "Constructor ... does not exist" error.
+    """
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    if os.environ.get("SPARK_HOME") or not jars.is_dir():
+        return
+    cores = [p.name for p in jars.glob("spark-core_*.jar")]
+    if cores and not any(name.endswith(f"-{pyspark.__version__}.jar") for name in cores):
+        raise RuntimeError(
+            f"PySpark's Python files are {pyspark.__version__} but its jars are {cores[0]}: "
+            "reinstall the Python side, e.g. `pip install --no-deps --force-reinstall "
+            "pyspark==<jar version>` (pyspark-client overwrote it)")
+
+
 def get_spark(settings: Settings, app_name: str = "cryptoquant"):
     """The SparkSession for a job (created once; ``getOrCreate`` reuses a running one)."""
+    check_pyspark_install()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
