@@ -1,0 +1,100 @@
+"""Reading kline CSVs in both layouts, compressed or not, with bad rows reported."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+
+import pandas as pd
+import pytest
+
+from cryptoquant.constants import KLINE_COLUMNS
+from loaders.csv_files import KlineFileError, read_kline_csv
+from tests.support.sample import SAMPLE_KLINES
+
+OFFICIAL = SAMPLE_KLINES / "BTCUSDT-1h-2023-03.csv.gz"
+OHLCV = SAMPLE_KLINES / "ETHUSDT-1h-2021-04-04_2023-12-30.csv.gz"
+
+
+def test_official_layout_with_header():
+    df, errors = read_kline_csv(OFFICIAL)
+    assert errors == []
+    assert list(df.columns) == list(KLINE_COLUMNS)
+    assert len(df) == 743
+    assert (df.symbol == "BTCUSDT").all() and (df.interval_code == "1h").all()
+    first = df.iloc[0]
+    assert first.open_time == pd.Timestamp("2023-03-01 00:00:00")
+    assert first.trade_count > 0 and first.quote_volume > 0
+    placeholder = df[df.open_time == pd.Timestamp("2023-03-24 12:00")].iloc[0]
+    assert placeholder.volume == 0 and placeholder.open == placeholder.high == 28080.0
+
+
+def test_ohlcv_layout_keeps_every_row_in_order():
+    df, errors = read_kline_csv(OHLCV)
+    assert errors == [] and len(df) == 23989
+    assert df.open_time.is_monotonic_increasing
+    assert df.quote_volume.isna().all()
+    assert (df.close_time - df.open_time == pd.Timedelta(milliseconds=3_599_999)).all()
+
+
+@pytest.mark.parametrize("container", ["plain", "zip", "gz"])
+def test_headerless_official_rows_in_any_container(tmp_path, container):
+    with gzip.open(OFFICIAL, "rt") as fh:
+        lines = fh.read().splitlines()[1:11]  # no header
+    text = "\n".join(lines) + "\n"
+    if container == "plain":
+        path = tmp_path / "BTCUSDT-1h-2023-03.csv"
+        path.write_text(text)
+    elif container == "gz":
+        path = tmp_path / "BTCUSDT-1h-2023-03.csv.gz"
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path = tmp_path / "BTCUSDT-1h-2023-03.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("BTCUSDT-1h-2023-03.csv", text)
+    df, errors = read_kline_csv(path)
+    assert errors == [] and len(df) == 10
+    assert df.open_time.iloc[0] == pd.Timestamp("2023-03-01 00:00")
+
+
+def test_microsecond_timestamps(tmp_path):
+    path = tmp_path / "BTCUSDT-1h-2025-01.csv"
+    path.write_text("1735689600000000,1,2,0.5,1.5,10,1735693199999999,15,3,5,7,0\n")
+    df, errors = read_kline_csv(path)
+    assert errors == []
+    assert df.open_time.iloc[0] == pd.Timestamp("2025-01-01 00:00")
+
+
+def test_bad_rows_are_reported_with_line_and_reason(tmp_path):
+    path = tmp_path / "custom.csv"
+    path.write_text(
+        "date,open,high,low,close,volume,ticker\n"
+        "2022-01-01 00:00:00,10,11,9,10.5,100,BTCUSDT\n"
+        "2022-01-01 01:00:00,10,9,11,10.5,100,BTCUSDT\n"      # high < low
+        "2022-01-01 02:00:00,10,11,9,abc,100,BTCUSDT\n"       # not a number
+        "2022-01-01 03:30:00,10,11,9,10.5,100,BTCUSDT\n"      # not aligned
+        "2022-01-01 04:00:00,10,11,9,10.5,-1,BTCUSDT\n"       # negative volume
+        "2022-01-01 05:00:00,10,11,9\n"                       # short row
+    )
+    df, errors = read_kline_csv(path, interval="1h")
+    assert len(df) == 1
+    reasons = {e.line: e.reason for e in errors}
+    assert reasons[3] == "high 9.0 is below low 11.0"
+    assert "unreadable value" in reasons[4]
+    assert "not aligned to the 1h interval" in reasons[5]
+    assert "volume must not be negative" in reasons[6]
+    assert reasons[7] == "expected 7 fields, got 4"
+    assert str(errors[0]).startswith(f"{path}:3: ")
+
+
+def test_unknown_layout_and_missing_symbol_are_clear(tmp_path):
+    bad = tmp_path / "BTCUSDT-1h-x.csv"
+    bad.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(KlineFileError, match="unrecognised layout"):
+        read_kline_csv(bad)
+    nameless = tmp_path / "klines.csv"
+    nameless.write_text("1672531200000,1,2,0.5,1.5,10,1672534799999,15,3,5,7,0\n")
+    with pytest.raises(KlineFileError, match="no symbol in the file name"):
+        read_kline_csv(nameless)
+    df, _ = read_kline_csv(nameless, symbol="ethusdt", interval="1h")
+    assert df.symbol.iloc[0] == "ETHUSDT"
