@@ -46,7 +46,7 @@ class LiveStream(KlineSource):
                  start_after_ms: dict[str, int] | None = None, max_candles: int | None = None,
                  stop: threading.Event | None = None, backoff_seconds: float = 1.0,
                  max_backoff_seconds: float = 30.0,
-                 rest_factory: Callable[..., RestBackfill] | None = None,
+                 now_ms: Callable[[], int] | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.symbols = [s.upper() for s in symbols]
@@ -60,7 +60,7 @@ class LiveStream(KlineSource):
         self.stop = stop or threading.Event()
         self.backoff_seconds = backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
-        self.rest_factory = rest_factory or self._rest
+        self.now_ms = now_ms  # the exchange's clock (tests); None = this machine's
         self.sleep = sleep
         self.published = 0
         self.reconnects = 0
@@ -71,7 +71,8 @@ class LiveStream(KlineSource):
         return f"{self.settings.binance_ws_url.rstrip('/')}/stream?streams={streams}"
 
     def _rest(self, symbol: str, start_ms: int, end_ms: int | None) -> RestBackfill:
-        return RestBackfill(self.settings, symbol, self.interval, start_ms, end_ms)
+        return RestBackfill(self.settings, symbol, self.interval, start_ms, end_ms,
+                            now_ms=self.now_ms)
 
     def _fill(self, symbol: str, until_open_ms: int | None) -> Iterator[dict]:
         """REST candles after the last published one (up to ``until_open_ms`` exclusive)."""
@@ -81,7 +82,7 @@ class LiveStream(KlineSource):
         end = None if until_open_ms is None else until_open_ms - 1
         if end is not None and end < last + self.step_ms:
             return
-        for candle in self.rest_factory(symbol, last + self.step_ms, end).candles():
+        for candle in self._rest(symbol, last + self.step_ms, end).candles():
             if candle["open_time_ms"] <= (self.last_open[symbol] or -1):
                 continue
             self.gap_filled += 1
