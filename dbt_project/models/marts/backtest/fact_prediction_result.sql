@@ -16,50 +16,9 @@ with trades as (
 
 ),
 
-candles as (
-
-    select * from {{ ref('int_backtest_candles_numbered') }}
-
-),
-
--- The lookahead window: the entry candle and the candles after it, at most `lookahead` of them.
 window_candles as (
 
-    select
-        trades.prediction_id,
-        candles.candle_number - trades.entry_candle_number + 1 as bar_number,
-        candles.open,
-        candles.close,
-        case
-            when {{ backtest_reaches('trades.action', 'candles.open', 'trades.sl_price', 'sl') }}
-                then 1
-            when {{ backtest_reaches('trades.action', 'candles.open', 'trades.tp_price', 'tp') }}
-                then 2
-            when {{ backtest_reaches('trades.action',
-                    "case when trades.action = 'LONG' then candles.low else candles.high end",
-                    'trades.sl_price', 'sl') }}
-                then 3
-            when {{ backtest_reaches('trades.action',
-                    "case when trades.action = 'LONG' then candles.high else candles.low end",
-                    'trades.tp_price', 'tp') }}
-                then 4
-        end as exit_rule,
-        case when {{ backtest_reaches('trades.action',
-                    "case when trades.action = 'LONG' then candles.high else candles.low end",
-                    'trades.tp_price', 'tp') }}
-                  and {{ backtest_reaches('trades.action',
-                    "case when trades.action = 'LONG' then candles.low else candles.high end",
-                    'trades.sl_price', 'sl') }}
-             then 1 else 0 end as is_both_levels_in_range,
-        candles.open_time,
-        candles.close_at
-    from trades
-    inner join candles
-        on trades.symbol_id = candles.symbol_id
-        and trades.interval_id = candles.interval_id
-        and candles.candle_number between trades.entry_candle_number
-            and trades.entry_candle_number + {{ lookahead - 1 }}
-    where trades.atr_value > 0
+    select * from {{ ref('int_backtest_trade_candles') }}
 
 ),
 

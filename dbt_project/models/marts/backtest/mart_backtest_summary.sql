@@ -41,14 +41,16 @@ trade_stats as (
 equity_stats as (
 
     select
-        scope,
-        min(drawdown_pct) as max_drawdown_pct,
-        max(case when trade_number = last_trade_number then equity end) as final_equity
-    from (
-        select equity.*, max(trade_number) over (partition by scope) as last_trade_number
-        from equity
-    ) as numbered
-    group by scope
+        equity.scope,
+        min(equity.drawdown_pct) as max_drawdown_pct,
+        max(case when equity.trade_number = last_trades.trade_number then equity.equity end)
+            as final_equity
+    from equity
+    inner join (
+        select scope, max(trade_number) as trade_number from equity group by scope
+    ) as last_trades
+        on equity.scope = last_trades.scope
+    group by equity.scope
 
 ),
 

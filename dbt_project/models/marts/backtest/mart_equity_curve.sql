@@ -9,11 +9,7 @@ with trades as (
 
 ),
 
-equity as (
-
-    {{ backtest_equity_path('trades', 'scope', 'trade_number') }}
-
-),
+{{ backtest_equity_path('trades', ['scope'], 'trade_number', 'equity') }},
 
 final as (
 

@@ -14,11 +14,7 @@ with trades as (
 
 ),
 
-period_equity as (
-
-    {{ backtest_equity_path('trades', 'scope, period_start', 'trade_number') }}
-
-),
+{{ backtest_equity_path('trades', ['scope', 'period_start'], 'trade_number', 'period_equity') }},
 
 periods as (
 
