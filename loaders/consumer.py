@@ -46,7 +46,7 @@ class ConsumeLoop:
         self.landed = 0
         self.dead = 0
         self.batches = 0
-        self.lag = 0
+        self.lag: int | None = None
 
     def _consumer(self) -> Consumer:
         return Consumer({
@@ -72,14 +72,18 @@ class ConsumeLoop:
         if not assignment:
             return None
         total = 0
-        for tp in consumer.position(assignment):
-            low, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
-            position = tp.offset if tp.offset != OFFSET_INVALID else None
-            if position is None:
-                committed = consumer.committed([TopicPartition(tp.topic, tp.partition)],
-                                               timeout=5)[0].offset
-                position = committed if committed >= 0 else low
-            total += max(high - position, 0)
+        try:
+            for tp in consumer.position(assignment):
+                low, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+                position = tp.offset if tp.offset != OFFSET_INVALID else None
+                if position is None:
+                    committed = consumer.committed([TopicPartition(tp.topic, tp.partition)],
+                                                   timeout=5)[0].offset
+                    position = committed if committed >= 0 else low
+                total += max(high - position, 0)
+        except KafkaException as exc:  # broker unreachable: lag unknown, certainly not idle
+            logger.warning("cannot read offsets (%s)", exc)
+            return -1
         return total
 
     def _write(self, rows: list[dict], letters: list[DeadLetter]) -> None:
@@ -117,12 +121,16 @@ class ConsumeLoop:
                 time.sleep(delay)
                 delay = min(delay * 2, 5)
 
+    def _progress_note(self) -> str:
+        lag = "?" if self.lag is None or self.lag < 0 else f"{self.lag:,}"
+        return f"(landed {self.landed:,}, dead-lettered {self.dead:,}, lag {lag})"
+
     def run(self, until_idle: bool = False, max_wait_for_assignment: float = 60.0) -> dict:
         self._install_signals()
         consumer = self._consumer()
         dlq = Publisher(self.settings)
         consumer.subscribe([self.topic])
-        started = time.monotonic()
+        started = lag_checked = time.monotonic()
         idle_since = None
         try:
             while not self.stop.is_set():
@@ -154,7 +162,7 @@ class ConsumeLoop:
                     self.batches += 1
                     idle_since = None
                 elif until_idle:
-                    lag = self._lag(consumer)
+                    lag = self.lag = self._lag(consumer)
                     if lag is None:
                         if time.monotonic() - started > max_wait_for_assignment:
                             raise TimeoutError(f"no partition of {self.topic!r} was assigned "
@@ -165,14 +173,14 @@ class ConsumeLoop:
                             break
                     else:
                         idle_since = None
-                if messages or self.batches % 10 == 0:
-                    self.progress.update(self.landed + self.dead,
-                                         f"(landed {self.landed:,}, dead-lettered {self.dead:,})")
+                if messages and time.monotonic() - lag_checked > 5:
+                    lag_checked = time.monotonic()
+                    self.lag = self._lag(consumer)
+                self.progress.update(self.landed + self.dead, self._progress_note())
         finally:
             consumer.close()
             dlq.flush()
-        self.progress.done(self.landed + self.dead,
-                           f"(landed {self.landed:,}, dead-lettered {self.dead:,})")
+        self.progress.done(self.landed + self.dead, self._progress_note())
         return {"landed": self.landed, "dead_lettered": self.dead, "batches": self.batches,
                 "rows_per_second": round(self.progress.rate(self.landed + self.dead)),
                 "stopped_by_signal": self.stop.is_set()}
