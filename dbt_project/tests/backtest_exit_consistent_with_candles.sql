@@ -28,13 +28,16 @@ bad_exits as (
            and (exit_price < low - 1e-9 * low or exit_price > high + 1e-9 * high))
 ),
 early_touches as (
+    -- window positions come from int_backtest_trade_candles; prices and levels are re-read
     select distinct results.prediction_id, 'a level was reached before the exit candle' as problem
     from results
+    inner join {{ ref('int_backtest_trade_candles') }} as window_candles
+        on results.prediction_id = window_candles.prediction_id
+        and window_candles.bar_number < results.bars_held
     inner join candles
         on results.symbol_id = candles.symbol_id
         and results.interval_id = candles.interval_id
-        and candles.candle_number between results.entry_candle_number
-            and results.entry_candle_number + results.bars_held - 2
+        and candles.candle_number = results.entry_candle_number + window_candles.bar_number - 1
     where candles.low <= least(results.tp_price, results.sl_price)
        or candles.high >= greatest(results.tp_price, results.sl_price)
 )
