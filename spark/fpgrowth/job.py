@@ -1,7 +1,7 @@
 """The FP-Growth job: warehouse ``fp_growth_transactions`` -> Spark ML -> WIN patterns/rules.
 
 Thresholds come from the seed ``fp_growth_parameters`` (``min_support``, ``min_confidence``,
-``fdr_alpha``; the same seed sets the in-sample fraction used by dbt), overridable per run.
+``fdr_alpha``, ``max_antecedent_size``; the same seed sets the in-sample fraction used by dbt), overridable per run.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 TRANSACTIONS_TABLE = "fp_growth_transactions"
 PARAMETERS_TABLE = "fp_growth_parameters"
-_PARAMETER_NAMES = ("min_support", "min_confidence", "fdr_alpha")
+_PARAMETER_NAMES = ("min_support", "min_confidence", "fdr_alpha", "max_antecedent_size")
 
 
 def configured_params(settings: Settings, **overrides) -> MiningParams:
@@ -41,13 +41,15 @@ def configured_params(settings: Settings, **overrides) -> MiningParams:
 
 
 def run_step(settings: Settings, min_support: float | None = None,
-             min_confidence: float | None = None, fdr_alpha: float | None = None) -> dict:
+             min_confidence: float | None = None, fdr_alpha: float | None = None,
+             max_antecedent_size: int | None = None) -> dict:
     """Mine the warehouse's closed trades and replace the two result tables (one Spark
     session). Returns a summary for the pipeline log."""
     from spark.session import get_spark, read_table
 
     params = configured_params(settings, min_support=min_support,
-                               min_confidence=min_confidence, fdr_alpha=fdr_alpha)
+                               min_confidence=min_confidence, fdr_alpha=fdr_alpha,
+                               max_antecedent_size=max_antecedent_size)
     run_id = str(uuid.uuid4())
     mined_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     spark = get_spark(settings, "cryptoquant-fpgrowth")
@@ -61,6 +63,7 @@ def run_step(settings: Settings, min_support: float | None = None,
         "min_support": params.min_support,
         "min_confidence": params.min_confidence,
         "fdr_alpha": params.fdr_alpha,
+        "max_antecedent_size": params.max_antecedent_size,
         "in_sample_trades": result.in_sample_trades,
         "out_of_sample_trades": result.out_of_sample_trades,
         "base_win_rate": round(result.base_win_rate, 6),

@@ -5,7 +5,9 @@ Input is the long table ``fp_growth_transactions`` (``prediction_id``, ``item``,
 trades (all of them, not only the winners); the rules whose consequent is ``outcome=WIN`` are
 tested against the in-sample base win rate and re-measured on the out-of-sample trades.
 
-The tested family is every WIN rule whose itemset reaches the minimum support. The minimum
+The tested family is every WIN rule whose itemset reaches the minimum support and whose
+antecedent has at most ``max_antecedent_size`` items (longer conjunctions of correlated
+states multiply the rules, and so the correction, without adding readable patterns). The minimum
 confidence filters the stored rules *after* the Benjamini-Hochberg correction, so raising it
 never makes the correction less strict (selecting rules by their win rate first and then
 correcting only across the survivors would understate the false discovery rate).
@@ -45,6 +47,7 @@ class MiningParams:
     min_support: float = 0.05
     min_confidence: float = 0.0
     fdr_alpha: float = 0.05
+    max_antecedent_size: int = 3
     target_item: str = WIN_ITEM
 
     def __post_init__(self):
@@ -54,6 +57,10 @@ class MiningParams:
             raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
         if not 0.0 < self.fdr_alpha < 1.0:
             raise ValueError(f"fdr_alpha must be in (0, 1), got {self.fdr_alpha}")
+        if int(self.max_antecedent_size) != self.max_antecedent_size or self.max_antecedent_size < 1:
+            raise ValueError(f"max_antecedent_size must be a whole number >= 1, "
+                             f"got {self.max_antecedent_size}")
+        object.__setattr__(self, "max_antecedent_size", int(self.max_antecedent_size))
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,12 @@ def fit(basket_df: DataFrame, min_support: float, min_confidence: float):
     return model.freqItemsets, model.associationRules
 
 
+def frequent_itemsets(basket_df: DataFrame, min_support: float) -> DataFrame:
+    """Spark ML FP-Growth's frequent itemsets: ``items`` (sorted) and ``freq``."""
+    model = FPGrowth(itemsCol="items", minSupport=min_support).fit(basket_df)
+    return model.freqItemsets.select(F.array_sort("items").alias("items"), "freq")
+
+
 def mine(transactions: DataFrame, params: MiningParams = MiningParams()) -> MiningResult:
     """Mine the in-sample trades of ``transactions`` and evaluate the rules out of sample."""
     all_baskets = baskets(transactions).cache()
@@ -110,20 +123,23 @@ def mine(transactions: DataFrame, params: MiningParams = MiningParams()) -> Mini
         return MiningResult(pd.DataFrame(columns=PATTERN_COLUMNS),
                             pd.DataFrame(columns=RULE_COLUMNS), 0, n_oos, 0.0, oos_base, 0)
 
-    itemsets, rules = fit(ins, params.min_support, 0.0)
-    itemsets = itemsets.select(F.array_sort("items").alias("items"), "freq").cache()
-    patterns = (itemsets.filter(F.array_contains("items", target))
-                .toPandas())
-    rules = rules.filter(F.col("consequent") == F.array(F.lit(target)))
-    rules = rules.select(F.array_sort("antecedent").alias("antecedent"), "consequent",
-                         "support", "confidence", "lift")
+    itemsets = frequent_itemsets(ins, params.min_support).cache()
+    with_target = itemsets.filter(F.array_contains("items", target)
+                                  & (F.size("items") <= params.max_antecedent_size + 1))
+    patterns = with_target.toPandas()
+    # The rules antecedent => target from the frequent itemsets: the same numbers as
+    # FPGrowthModel.associationRules (tested), without generating every other consequent.
     antecedent_freq = itemsets.select(F.col("items").alias("antecedent"),
                                       F.col("freq").alias("antecedent_count"))
-    win_freq = itemsets.select(F.col("items").alias("win_items"),
-                               F.col("freq").alias("win_count"))
-    rules = (rules.join(antecedent_freq, "antecedent")
-             .withColumn("win_items", F.array_sort(F.array_union("antecedent", "consequent")))
-             .join(win_freq, "win_items").drop("win_items"))
+    rules = (with_target
+             .select(F.array_remove("items", target).alias("antecedent"),
+                     F.array(F.lit(target)).alias("consequent"),
+                     F.col("freq").alias("win_count"))
+             .filter(F.size("antecedent") > 0)
+             .join(antecedent_freq, "antecedent")
+             .withColumn("support", F.col("win_count") / F.lit(n_in))
+             .withColumn("confidence", F.col("win_count") / F.col("antecedent_count"))
+             .withColumn("lift", F.col("confidence") / F.lit(base)))
     rules_pd = rules.toPandas()
     oos_pd = _out_of_sample_counts(oos, rules_pd, target) if n_oos else None
     itemsets.unpersist()

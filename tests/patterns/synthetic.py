@@ -35,8 +35,18 @@ def trades(n: int, seed: int, base_win: float = 0.35, planted_win: float | None 
 
 def recount(tx: pd.DataFrame, antecedent: list[str], in_sample: bool, target="outcome=WIN"):
     """(n trades, n with antecedent, n with antecedent and target) recounted directly."""
-    part = tx[tx["is_in_sample"] == in_sample]
-    sets = part.groupby("prediction_id")["item"].agg(set)
-    has_a = sets.map(lambda s: set(antecedent) <= s)
-    has_both = sets.map(lambda s: set(antecedent) <= s and target in s)
-    return len(sets), int(has_a.sum()), int(has_both.sum())
+    sets = _item_sets(tx, in_sample)
+    wanted = set(antecedent)
+    with_a = [s for s in sets if wanted <= s]
+    return len(sets), len(with_a), sum(target in s for s in with_a)
+
+
+_SETS: dict[tuple[int, bool], tuple[pd.DataFrame, list[set[str]]]] = {}
+
+
+def _item_sets(tx: pd.DataFrame, in_sample: bool) -> list[set[str]]:
+    key = (id(tx), in_sample)
+    if key not in _SETS or _SETS[key][0] is not tx:
+        part = tx[tx["is_in_sample"] == in_sample]
+        _SETS[key] = (tx, list(part.groupby("prediction_id")["item"].agg(set)))
+    return _SETS[key][1]

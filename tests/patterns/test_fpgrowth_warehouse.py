@@ -34,6 +34,11 @@ def fp_settings(make_settings, fp_spark):
     return s
 
 
+@pytest.fixture(scope="module")
+def first_run(fp_settings) -> dict:
+    return job.run_step(fp_settings, min_support=0.04)
+
+
 def _query(settings, sql, args=None) -> pd.DataFrame:
     with db.warehouse(settings, dict_rows=True) as conn, conn.cursor() as cur:
         cur.execute(sql, args)
@@ -74,8 +79,8 @@ where pi.is_in_sample = 1 and po.is_in_sample = 0
 """
 
 
-def test_run_writes_rules_that_recount_from_transactions(fp_settings):
-    summary = job.run_step(fp_settings, min_support=0.04)
+def test_run_writes_rules_that_recount_from_transactions(fp_settings, first_run):
+    summary = first_run
     assert summary["rules"] > 20 and summary["significant_rules"] >= 1
     got = _query(fp_settings, RECOUNT)
     assert len(got) == summary["rules"]
@@ -118,8 +123,8 @@ def _keys(settings, table) -> set[tuple[str, str]]:
     return set(zip(got["Key_name"], got["Column_name"], strict=True))
 
 
-def test_rerun_replaces_rows_and_keeps_keys(fp_settings):
-    first = job.run_step(fp_settings, min_support=0.04)
+def test_rerun_replaces_rows_and_keeps_keys(fp_settings, first_run):
+    first = first_run
     keys_before = {t: _keys(fp_settings, t) for t in (PATTERNS_TABLE, RULES_TABLE)}
     assert ("PRIMARY", "rule_id") in keys_before[RULES_TABLE]
     assert ("PRIMARY", "pattern_id") in keys_before[PATTERNS_TABLE]
@@ -134,7 +139,7 @@ def test_rerun_replaces_rows_and_keeps_keys(fp_settings):
     assert {t: _keys(fp_settings, t) for t in keys_before} == keys_before
 
 
-def test_failed_replace_keeps_the_previous_run(fp_settings):
+def test_failed_replace_keeps_the_previous_run(fp_settings, first_run):
     before = _query(fp_settings, "select rule_id, run_id from fp_growth_win_rules "
                     "order by rule_id")
     patterns = _query(fp_settings, f"select {', '.join(f'`{c}`' for c in PATTERN_COLUMNS)} "

@@ -15,9 +15,17 @@ from tests.patterns.synthetic import PLANT, recount, trades
 pytestmark = pytest.mark.spark
 
 
+PARAMS = MiningParams(min_support=0.03, max_antecedent_size=6)
+
+
 @pytest.fixture(scope="module")
 def planted():
-    return trades(3000, seed=7, planted_win=0.75)
+    return trades(2000, seed=7, planted_win=0.75)
+
+
+@pytest.fixture(scope="module")
+def planted_result(spark, planted):
+    return mine(spark.createDataFrame(planted), PARAMS)
 
 
 def _mlxtend(tx: pd.DataFrame, min_support: float, min_confidence: float):
@@ -60,10 +68,10 @@ def test_spark_equals_mlxtend(spark):
         assert spark_rules[key] == pytest.approx([sup, conf, lift], abs=1e-12)
 
 
-def test_win_rules_equal_mlxtend(spark, planted):
+def test_win_rules_equal_mlxtend(spark, planted, planted_result):
     """The stored WIN rules (mined in sample) carry mlxtend's support, confidence, lift."""
-    result = mine(spark.createDataFrame(planted), MiningParams(min_support=0.03))
-    _, rules_m = _mlxtend(planted[planted["is_in_sample"]], 0.03, 0.0)
+    result = planted_result
+    _, rules_m = _mlxtend(planted[planted["is_in_sample"]], PARAMS.min_support, 0.0)
     rules_m = rules_m[rules_m["consequents"] == frozenset([WIN_ITEM])]
     expected = {json.dumps(sorted(a), separators=(",", ":")): (s, c, lf) for a, s, c, lf in zip(
         rules_m["antecedents"], rules_m["support"], rules_m["confidence"], rules_m["lift"],
@@ -75,10 +83,21 @@ def test_win_rules_equal_mlxtend(spark, planted):
     assert got.keys() == expected.keys()
     for key, values in expected.items():
         assert got[key] == pytest.approx(values, abs=1e-12)
+    # ... and Spark's own FPGrowthModel.associationRules for the same consequent
+    _, spark_rules = fit(baskets(spark.createDataFrame(planted[planted["is_in_sample"]])),
+                         0.03, 0.0)
+    spark_rules = spark_rules.filter(f"consequent = array('{WIN_ITEM}')").toPandas()
+    from_spark = {json.dumps(sorted(a), separators=(",", ":")): (s, c, lf)
+                  for a, s, c, lf in zip(spark_rules["antecedent"], spark_rules["support"],
+                                         spark_rules["confidence"], spark_rules["lift"],
+                                         strict=True)}
+    assert from_spark.keys() == got.keys()
+    for key, values in from_spark.items():
+        assert got[key] == pytest.approx(values, abs=1e-12)
 
 
-def test_planted_pattern_is_significant(spark, planted):
-    result = mine(spark.createDataFrame(planted), MiningParams(min_support=0.03))
+def test_planted_pattern_is_significant(planted_result):
+    result = planted_result
     rules = result.rules.set_index("antecedent")
     planted_rule = rules.loc[json.dumps(sorted(PLANT), separators=(",", ":"))]
     assert bool(planted_rule["is_significant"])
@@ -91,8 +110,8 @@ def test_planted_pattern_is_significant(spark, planted):
         assert set(json.loads(antecedent)) & set(PLANT)
 
 
-def test_metrics_recount_from_transactions(spark, planted):
-    result = mine(spark.createDataFrame(planted), MiningParams(min_support=0.03))
+def test_metrics_recount_from_transactions(planted, planted_result):
+    result = planted_result
     n_in, _, wins_in = recount(planted, [], True)
     n_oos, _, wins_oos = recount(planted, [], False)
     assert (result.in_sample_trades, result.out_of_sample_trades) == (n_in, n_oos)
@@ -117,17 +136,17 @@ def test_metrics_recount_from_transactions(spark, planted):
 
 
 def test_noise_has_no_significant_rule(spark):
-    noise = trades(3000, seed=11)
-    result = mine(spark.createDataFrame(noise), MiningParams(min_support=0.03))
+    noise = trades(2000, seed=11)
+    result = mine(spark.createDataFrame(noise), PARAMS)
     assert result.rules_tested > 50
     assert not result.rules["is_significant"].any()
     assert result.rules["p_value"].min() < 0.2   # p-values were really computed
 
 
-def test_min_confidence_filters_after_correction(spark, planted):
-    df = spark.createDataFrame(planted)
-    full = mine(df, MiningParams(min_support=0.03))
-    strict = mine(df, MiningParams(min_support=0.03, min_confidence=0.5))
+def test_min_confidence_filters_after_correction(spark, planted, planted_result):
+    full = planted_result
+    strict = mine(spark.createDataFrame(planted),
+                  MiningParams(min_support=0.03, max_antecedent_size=6, min_confidence=0.5))
     assert strict.rules_tested == full.rules_tested
     assert 0 < len(strict.rules) < len(full.rules)
     assert (strict.rules["confidence"] >= 0.5).all()
