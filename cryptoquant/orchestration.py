@@ -151,7 +151,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 def cosmos_configs(settings: Settings) -> dict[str, Any]:
     """Project, profile, execution and render configuration shared by every dbt task group."""
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig
-    from cosmos.constants import ExecutionMode, InvocationMode
+    from cosmos.constants import ExecutionMode, InvocationMode, TestIndirectSelection
 
     dbt_exe = str(settings.path(settings.dbt_venv) / "bin" / "dbt")
     project = dbt_project_dir()
@@ -175,14 +175,17 @@ def cosmos_configs(settings: Settings) -> dict[str, Any]:
             execution_mode=ExecutionMode.LOCAL,
             invocation_mode=InvocationMode.SUBPROCESS,
             dbt_executable_path=dbt_exe,
+            # a test runs in the first group where each of its parents is built in the group
+            # or upstream of it, never before a parent exists
+            test_indirect_selection=TestIndirectSelection.BUILDABLE,
         ),
         "dbt_executable_path": dbt_exe,
     }
 
 
-def dbt_task_group(s: Step, tag: str, settings: Settings):
-    """A Cosmos DbtTaskGroup for ``dbt build --select tag:<tag>``: seeds, models and their
-    tests as separate tasks, rendered from the manifest (no dbt call at parse time)."""
+def dbt_task_group(s: Step, tag: str, settings: Settings, exclude: list[str]):
+    """A Cosmos DbtTaskGroup for ``dbt build --select tag:<tag>``: one task per seed and model,
+    then one task testing the group, rendered from the manifest (no dbt call at parse time)."""
     from cosmos import DbtTaskGroup, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
@@ -195,7 +198,8 @@ def dbt_task_group(s: Step, tag: str, settings: Settings):
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             select=[f"tag:{tag}"],
-            test_behavior=TestBehavior.AFTER_EACH,
+            exclude=[f"tag:{t}" for t in exclude],
+            test_behavior=TestBehavior.AFTER_ALL,
             dbt_executable_path=cfg["dbt_executable_path"],
             invocation_mode=InvocationMode.SUBPROCESS,
         ),
@@ -209,14 +213,20 @@ class ManifestMissing(FileNotFoundError):
     """target/manifest.json is missing: the DAGs render the dbt steps from it."""
 
 
-def manifest_tags(path: Path | None = None) -> set[str]:
-    """Tags carried by the manifest's models, seeds and snapshots."""
+def manifest_nodes(tag: str, exclude: list[str], path: Path | None = None) -> list[str]:
+    """Models, seeds and snapshots carrying ``tag`` and none of ``exclude``."""
     path = path or manifest_path()
     if not path.exists():
         raise ManifestMissing(f"{path} not found: run `cryptoquant dbt parse` (make dbt-parse)")
     nodes = json.loads(path.read_text())["nodes"].values()
-    return {t for n in nodes if n["resource_type"] in {"model", "seed", "snapshot"}
-            for t in n.get("tags", [])}
+    return [n["name"] for n in nodes if n["resource_type"] in {"model", "seed", "snapshot"}
+            and tag in n.get("tags", []) and not set(exclude) & set(n.get("tags", []))]
+
+
+def earlier_dbt_tags(s: Step) -> list[str]:
+    """Tags of the dbt steps before ``s`` in STEPS: a node tagged with two stages (the core
+    marts carry ``base`` and ``marts``) is built once, in the first, as it is already current."""
+    return [t for x in STEPS[:STEPS.index(s)] if (t := dbt_tag(x))]
 
 
 def dbt_step(s: Step, tag: str, settings: Settings):
@@ -224,8 +234,9 @@ def dbt_step(s: Step, tag: str, settings: Settings):
     `dbt build --select tag:<tag>` has nothing to do either), so the chain stays intact."""
     from airflow.providers.standard.operators.empty import EmptyOperator
 
-    if tag in manifest_tags():
-        return dbt_task_group(s, tag, settings)
+    exclude = earlier_dbt_tags(s)
+    if manifest_nodes(tag, exclude):
+        return dbt_task_group(s, tag, settings, exclude)
     logger.warning("no dbt node tagged %r in %s: step %s is a no-op", tag, manifest_path(), s.name)
     return EmptyOperator(task_id=s.name, doc_md=f"No dbt node tagged `{tag}` (yet).")
 

@@ -11,7 +11,7 @@ Hourly rebuild of the warehouse from what has landed in staging, in the order of
 4. **spark_fpgrowth**: Spark ML FP-Growth over trade-entry conditions.
 5. **dbt_patterns** (`tag:patterns`): the FP-Growth pattern marts.
 6. **data_quality**: the warehouse caught up with staging, candles unique, indicators present
-   (dbt's own tests already ran after each model).
+   (dbt's own tests close each dbt group).
 
 Every step is idempotent (dbt rebuilds or upserts by key, the Spark jobs upsert by key), so
 re-running a task or the whole run leaves the same warehouse. Runs never overlap
