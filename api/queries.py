@@ -136,12 +136,14 @@ limit %s
 """
 
 LAST_CANDLES = """
-select s.symbol_code, i.interval_code, i.interval_seconds, max(k.open_time) as last_open_time,
-       count(*) as candles
-from fact_kline k
-join dim_symbol s on s.symbol_id = k.symbol_id
-join dim_interval i on i.interval_id = k.interval_id
-group by s.symbol_code, i.interval_code, i.interval_seconds
+select s.symbol_code, i.interval_code, i.interval_seconds, last.last_open_time
+from (
+    select symbol_id, interval_id, max(open_time) as last_open_time
+    from fact_kline
+    group by symbol_id, interval_id
+) last
+join dim_symbol s on s.symbol_id = last.symbol_id
+join dim_interval i on i.interval_id = last.interval_id
 order by s.symbol_code, i.interval_seconds
 """
 

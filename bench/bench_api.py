@@ -1,0 +1,170 @@
+"""API latency under load: p50/p95 of the main endpoints with 20 concurrent clients on
+loopback, against the same requests made by one client (the baseline), in the same run.
+
+The server is the real one (`cryptoquant serve`, waitress) in its own process, reading the
+configured warehouse (build it first: `cryptoquant pipeline run`). Clients are threads with
+keep-alive sessions; each request's wall time is recorded per endpoint.
+
+    python -m bench.bench_api [--clients 20] [--requests 2000] [--port 8071]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import requests
+
+from bench.report import table, write_section
+from cryptoquant.config import PROJECT_ROOT, load_settings
+
+GOAL_P95_MS = 100.0
+
+
+def endpoints(symbol: str) -> dict[str, str]:
+    return {
+        "klines (500 + indicators)": f"/api/klines?symbol={symbol}&limit=500",
+        "signals/latest": "/api/signals/latest?limit=5",
+        "trades": f"/api/trades?symbol={symbol}&limit=200",
+        "equity": f"/api/equity?symbol={symbol}",
+        "performance/rolling": f"/api/performance/rolling?symbol={symbol}",
+        "regression": f"/api/regression?symbol={symbol}&limit=500",
+        "rules": "/api/rules?significant=true",
+        "freshness": "/api/freshness",
+        "symbols": "/api/symbols",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, threads: int) -> subprocess.Popen:
+    exe = Path(sys.executable).with_name("cryptoquant")
+    proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--threads", str(threads)], cwd=PROJECT_ROOT,
+                            env={**os.environ, "CQ_LOG_LEVEL": "WARNING"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/api/symbols", timeout=2).ok:
+                return proc
+        except requests.ConnectionError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read()[-2000:]}")
+    proc.terminate()
+    raise RuntimeError("server did not answer within 30 s")
+
+
+def run_load(base: str, urls: dict[str, str], clients: int, total: int):
+    """Spread `total` requests over `clients` threads, cycling through the endpoints."""
+    names = list(urls)
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    lock = threading.Lock()
+    start_gate = threading.Barrier(clients)
+
+    def client(index: int) -> None:
+        session = requests.Session()
+        mine = range(index, total, clients)
+        start_gate.wait()
+        for i in mine:
+            name = names[i % len(names)]
+            t0 = time.perf_counter()
+            try:
+                ok = session.get(base + urls[name], timeout=15).status_code == 200
+            except requests.RequestException:
+                ok = False
+            elapsed = (time.perf_counter() - t0) * 1000
+            with lock:
+                latencies[name].append(elapsed)
+                if not ok:
+                    errors[name] += 1
+        session.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors, time.perf_counter() - t0
+
+
+def pct(values: list[float], q: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=1800, help="requests under load")
+    parser.add_argument("--baseline-requests", type=int, default=180)
+    parser.add_argument("--threads", type=int, default=8, help="waitress worker threads")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+
+    settings = load_settings()
+    port = args.port or free_port()
+    proc = start_server(port, args.threads)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        symbol = requests.get(base + "/api/symbols", timeout=10).json()["symbols"][0]["symbol"]
+        urls = endpoints(symbol)
+        run_load(base, urls, 1, len(urls))  # warm-up: connections, dimension cache
+        single, single_err, _ = run_load(base, urls, 1, args.baseline_requests)
+        loaded, loaded_err, seconds = run_load(base, urls, args.clients, args.requests)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    rows, everything = [], []
+    for name in urls:
+        lat, one = loaded[name], single[name]
+        everything += lat
+        rows.append([name, f"{pct(one, 50):.1f}", f"{pct(one, 95):.1f}",
+                     f"{pct(lat, 50):.1f}", f"{pct(lat, 95):.1f}",
+                     f"{pct(lat, 95) / pct(one, 95):.1f}×",
+                     len(lat), loaded_err[name] + single_err[name]])
+    p95_all = pct(everything, 95)
+    rows.append(["**all endpoints**", "", "", f"**{pct(everything, 50):.1f}**",
+                 f"**{p95_all:.1f}**", "", len(everything),
+                 sum(loaded_err.values()) + sum(single_err.values())])
+    verdict = "met" if p95_all <= GOAL_P95_MS else "NOT met"
+    body = f"""
+`python -m bench.bench_api` · server `cryptoquant serve` (waitress, {args.threads} threads,
+own process) on 127.0.0.1, warehouse `{settings.mysql_warehouse_database}` read as
+`{settings.mysql_readonly_user}`; clients are Python threads with keep-alive sessions in one
+process on the same 2-core machine, cycling through the endpoints ({symbol} where a symbol is
+needed). Baseline: the same requests from 1 client. Latencies in milliseconds.
+
+{table(["endpoint", "1 client p50", "1 client p95", f"{args.clients} clients p50",
+        f"{args.clients} clients p95", "p95 ratio", "requests", "errors"], rows)}
+
+{args.requests} requests under load in {seconds:.1f} s ({args.requests / seconds:.0f} req/s).
+Goal p95 ≤ {GOAL_P95_MS:.0f} ms at {args.clients} concurrent clients: **{verdict}**
+(all endpoints p95 {p95_all:.1f} ms).
+"""
+    print(body)
+    if not args.no_write:
+        print(f"wrote {write_section('API latency', body)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
