@@ -63,8 +63,9 @@ where f.symbol_id = %s and f.interval_id = %s and f.open_time between %s and %s
 LATEST_SIGNALS = """
 select symbol_code, interval_code, prediction_id, open_time, predicting_at,
        trend_score, momentum_score, volume_score, volatility_score, market_score,
-       direction, confidence_score, is_conflict, is_weak_edge, is_outside_confidence_band,
-       is_no_trade, action, action_reason
+       max_possible_score, direction, confidence_score, is_conflict, conflict_reason,
+       is_weak_edge, weak_edge_reason, is_outside_confidence_band, confidence_band_reason,
+       is_no_trade, no_trade_reason, action, action_reason
 from (
     select s.symbol_code, i.interval_code, p.*,
            row_number() over (partition by p.symbol_id order by p.open_time desc) as rn
@@ -78,9 +79,9 @@ order by symbol_code, open_time desc
 """
 
 TRADES = """
-select s.symbol_code, i.interval_code, r.prediction_id, r.action, r.entry_time, r.entry_price,
-       r.tp_price, r.sl_price, r.exit_time, r.exit_price, r.outcome, r.bars_held, r.pnl_pct,
-       r.pnl_r
+select s.symbol_code, i.interval_code, r.prediction_id, r.action, r.signal_open_time,
+       r.entry_time, r.entry_price, r.tp_price, r.sl_price, r.exit_time, r.exit_price, r.outcome,
+       r.exit_reason, r.is_closed, r.bars_held, r.gross_pnl_pct, r.pnl_pct, r.risk_pct, r.pnl_r
 from fact_prediction_result r
 join dim_symbol s on s.symbol_id = r.symbol_id
 join dim_interval i on i.interval_id = r.interval_id
@@ -91,7 +92,8 @@ limit %s
 """
 
 EQUITY = """
-select scope, exit_time, trade_number, pnl_r, equity, peak_equity, drawdown_pct
+select scope, exit_time, trade_number, prediction_id, action, outcome, pnl_r, equity,
+       peak_equity, drawdown_pct
 from mart_equity_curve
 where scope = %s and exit_time >= %s and exit_time < %s
 order by exit_time, trade_number
@@ -107,7 +109,8 @@ limit %s
 """
 
 REGIMES = """
-select open_time, regime, trend_strength, volatility_state, adx_14, atr_pct
+select open_time, regime, trend_strength, volatility_state, adx_14, ema_slope_pct, atr_pct,
+       atr_pct_ratio, bb_width
 from mart_regime
 where symbol_id = %s and interval_id = %s and open_time >= %s and open_time < %s
 order by open_time desc
@@ -115,8 +118,8 @@ limit %s
 """
 
 REGRESSION = """
-select g.open_time, k.close, g.fitted_close, g.upper_band, g.lower_band, g.slope, g.r_squared,
-       g.residual_zscore
+select g.open_time, k.close, g.fitted_close, g.upper_band, g.lower_band, g.window_candles,
+       g.slope, g.slope_pct, g.r_squared, g.residual_std, g.residual_zscore
 from mart_price_regression g
 join fact_kline k
   on k.symbol_id = g.symbol_id and k.interval_id = g.interval_id and k.open_time = g.open_time

@@ -17,6 +17,11 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 DEFAULT_INDICATORS = ("ema_12", "ema_26", "ema_50", "bb_upper", "bb_middle", "bb_lower",
                       "rsi_14")
 MAX_ROWS = 5000
+# (name in the answer, flag column, reason column) of each guard of fact_prediction.
+GUARDS = (("conflict", "is_conflict", "conflict_reason"),
+          ("weak_edge", "is_weak_edge", "weak_edge_reason"),
+          ("outside_confidence_band", "is_outside_confidence_band", "confidence_band_reason"),
+          ("no_trade", "is_no_trade", "no_trade_reason"))
 
 
 @bp.get("/symbols")
@@ -74,8 +79,8 @@ def latest_signals():
         sql = queries.LATEST_SIGNALS.format(symbols=queries.placeholders(len(ids)))
         rows = fetch_all(sql, (ivl["interval_id"], *ids, limit))
     for r in rows:
-        r["guards"] = {k: bool(r.pop(k)) for k in (
-            "is_conflict", "is_weak_edge", "is_outside_confidence_band", "is_no_trade")}
+        r["guards"] = {name: {"active": bool(r.pop(flag)), "reason": r.pop(reason)}
+                       for name, flag, reason in GUARDS}
     return jsonify(interval=ivl["interval_code"], count=len(rows), signals=rows)
 
 
@@ -87,6 +92,8 @@ def trades():
     limit = params.integer("limit", 500, 1, MAX_ROWS)
     sql = queries.TRADES.format(outcomes=queries.placeholders(len(outcomes)))
     rows = fetch_all(sql, (sym["symbol_id"], ivl["interval_id"], start, end, *outcomes, limit))
+    for r in rows:
+        r["is_closed"] = bool(r["is_closed"])
     return jsonify(symbol=sym["symbol_code"], interval=ivl["interval_code"], count=len(rows),
                    trades=rows)
 

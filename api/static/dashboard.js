@@ -224,13 +224,14 @@ async function signals(sel) {
     }
     tr.appendChild(cell(num(100 * s.confidence_score, 0) + "%", "num"));
     const guards = cell("");
-    const names = {is_conflict: "conflict", is_weak_edge: "weak edge",
-                   is_outside_confidence_band: "outside band", is_no_trade: "no-trade"};
-    for (const [key, on] of Object.entries(s.guards)) {
-      if (!on) continue;
+    const names = {conflict: "conflict", weak_edge: "weak edge",
+                   outside_confidence_band: "outside band", no_trade: "no-trade"};
+    for (const [key, guard] of Object.entries(s.guards)) {
+      if (!guard.active) continue;
       const tag = document.createElement("span");
       tag.className = "guard";
       tag.textContent = names[key] || key;
+      tag.title = guard.reason || "";
       guards.appendChild(tag);
     }
     tr.appendChild(guards);

@@ -42,22 +42,28 @@ create table fact_prediction (prediction_id varchar(64) primary key, symbol_id i
     momentum_score double, volume_score double, volatility_score double, market_score double,
     direction varchar(8), confidence_score double, is_conflict boolean, is_weak_edge boolean,
     is_outside_confidence_band boolean, is_no_trade boolean, action varchar(8),
-    action_reason text);
+    action_reason text, conflict_reason text, weak_edge_reason text,
+    confidence_band_reason text, no_trade_reason text, max_possible_score double default 8);
 create table fact_prediction_result (prediction_id varchar(64) primary key, symbol_id int,
     interval_id int, action varchar(8), entry_time datetime, entry_price double,
     tp_price double, sl_price double, exit_time datetime, exit_price double,
-    outcome varchar(8), bars_held int, pnl_pct double, pnl_r double);
+    outcome varchar(8), bars_held int, pnl_pct double, pnl_r double,
+    signal_open_time datetime, exit_reason varchar(16), is_closed boolean,
+    gross_pnl_pct double, risk_pct double);
 create table mart_equity_curve (scope varchar(20), exit_time datetime, trade_number int,
-    pnl_r double, equity double, peak_equity double, drawdown_pct double);
+    pnl_r double, equity double, peak_equity double, drawdown_pct double,
+    prediction_id varchar(64), action varchar(8), outcome varchar(8));
 create table mart_rolling_performance (scope varchar(20), exit_time datetime,
     trade_number int, rolling_expectancy_r double, rolling_win_rate double,
     window_trades int);
 create table mart_regime (symbol_id int, interval_id int, open_time datetime,
     regime varchar(40), trend_strength varchar(20), volatility_state varchar(20),
-    adx_14 double, atr_pct double);
+    adx_14 double, atr_pct double, ema_slope_pct double, atr_pct_ratio double,
+    bb_width double);
 create table mart_price_regression (symbol_id int, interval_id int, open_time datetime,
     fitted_close double, upper_band double, lower_band double, slope double,
-    r_squared double, residual_zscore double)
+    r_squared double, residual_zscore double, window_candles int default 48,
+    slope_pct double, residual_std double)
 """
 
 
@@ -127,7 +133,10 @@ def build(settings: Settings) -> dict:
             rows["prediction"].append((
                 pid, symbol_id, 1, t, t + dt.timedelta(hours=1), *parts, market,
                 "UP" if market > 0 else "DOWN", min(abs(market) / 8, 1.0), conflict, weak,
-                False, no_trade, action, reason))
+                False, no_trade, action, reason,
+                "components disagree" if conflict else None,
+                f"|market score| {abs(market):.2f} < 1.00" if weak else None, None,
+                "volatility extreme" if no_trade else None))
             if action != "NO_TRADE" and i + 7 < len(df):
                 entry, exit_ = df.iloc[i + 1], df.iloc[i + 6]
                 side = 1 if action == "LONG" else -1
@@ -138,7 +147,8 @@ def build(settings: Settings) -> dict:
                     pid, symbol_id, 1, action, entry.open_time.to_pydatetime(), entry.open,
                     entry.open + side * 2 * atr, entry.open - side * atr,
                     exit_.open_time.to_pydatetime(), exit_.close,
-                    "WIN" if pnl_pct > 0 else "LOSS", 6, pnl_pct, pnl_r))
+                    "WIN" if pnl_pct > 0 else "LOSS", 6, pnl_pct, pnl_r, t, "TIMEOUT", True,
+                    pnl_pct + 0.24, atr / entry.open * 100))
                 trades.append((symbol, exit_.open_time.to_pydatetime(), pnl_r))
             regime = ("trend" if abs(s.trend_score) > 1 else "range") + (
                 "_highvol" if s.volatility_score > 0 else "_lowvol")
@@ -171,12 +181,17 @@ def build(settings: Settings) -> dict:
                            ("fact_prediction", "prediction"),
                            ("fact_prediction_result", "result"), ("mart_regime", "regime"),
                            ("mart_price_regression", "regression")):
-            width = len(rows[key][0])
-            cur.executemany(f"insert into {table} values ({', '.join(['%s'] * width)})",
-                            rows[key])
-        cur.executemany("insert into mart_equity_curve values (%s, %s, %s, %s, %s, %s, %s)",
+            width = len(rows[key][0])  # the first `width` columns, in DDL order
+            cur.execute(f"select * from {table} limit 0")
+            columns = ", ".join(d[0] for d in cur.description[:width])
+            cur.executemany(f"insert into {table} ({columns}) values "
+                            f"({', '.join(['%s'] * width)})", rows[key])
+        cur.executemany("insert into mart_equity_curve (scope, exit_time, trade_number, pnl_r, "
+                        "equity, peak_equity, drawdown_pct) values (%s, %s, %s, %s, %s, %s, %s)",
                         equity)
-        cur.executemany("insert into mart_rolling_performance values (%s, %s, %s, %s, %s, %s)",
+        cur.executemany("insert into mart_rolling_performance (scope, exit_time, trade_number, "
+                        "rolling_expectancy_r, rolling_win_rate, window_trades) values "
+                        "(%s, %s, %s, %s, %s, %s)",
                         rolling)
         columns = ", ".join(RULE_COLUMNS)
         cur.executemany(f"insert into {fp_store.RULES_TABLE} ({columns}) values "

@@ -51,8 +51,11 @@ def test_latest_signals_per_symbol_with_guards_and_reasons(client):
         "ETHUSDT"] * 2
     first = body["signals"][0]
     assert first["open_time"] == "2022-01-31T23:00:00"
-    assert set(first["guards"]) == {"is_conflict", "is_weak_edge",
-                                    "is_outside_confidence_band", "is_no_trade"}
+    assert set(first["guards"]) == {"conflict", "weak_edge", "outside_confidence_band",
+                                    "no_trade"}
+    guards = [g for s in body["signals"] for g in s["guards"].values()]
+    assert all(g["reason"] for g in guards if g["active"])
+    assert any(g["active"] for g in guards)
     assert first["action"] in {"LONG", "SHORT", "NO_TRADE"} and first["action_reason"]
     one = client.get("/api/signals/latest?symbol=ETHUSDT").get_json()
     assert [s["symbol_code"] for s in one["signals"]] == ["ETHUSDT"]
