@@ -1,15 +1,17 @@
-"""The dbt backtest on the bundled real klines (2022-01..2022-04, BTC/ETH/BNB 1h) against an
-independent recomputation in Python, row for row.
+"""The dbt backtest on the bundled real klines (BTC/ETH/BNB 1h) against an independent
+recomputation in Python, row for row.
 
 fact_kline and fact_indicator come from the real pipeline (dbt base models, the indicator
-arithmetic of the Spark job). The predictions are deterministic pseudo-random LONG / SHORT /
-NO_TRADE actions on every candle (a hash of the candle), so thousands of trades in every market
+arithmetic of the Spark job). Two sets of predictions: the real fact_prediction built by dbt
+(January 2022), and deterministic pseudo-random LONG / SHORT / NO_TRADE actions on every
+candle of 2022-01..2022-04 (a hash of the candle), so thousands of trades in every market
 condition are checked, independent of the scoring model's current thresholds.
 """
 
 from __future__ import annotations
 
 import collections
+import datetime as dt
 
 import numpy as np
 import pytest
@@ -32,21 +34,38 @@ from fact_kline k
 """
 
 
+NO_TESTS = ["--exclude", "test_type:generic", "test_type:singular"]  # other areas' tests
+
+
 @pytest.fixture(scope="module")
 def slice_warehouse(make_settings):
     settings = make_settings("bt_slice")
     land_klines(settings)
     land_indicator_values(settings)
-    # the real seeds and models up to fact_kline and fact_indicator (their tests are the
-    # dbt-core area's; excluded here for time)
+    # the real seeds and models up to fact_kline and fact_indicator
     run_dbt(settings, ["build", "--select", "symbols", "intervals", "indicator_types",
                        "stg_binance__klines", "stg_spark__indicator_values", "dim_symbol",
                        "dim_interval", "dim_indicator_type", "fact_kline", "fact_indicator",
-                       "--exclude", "test_type:generic", "test_type:singular"], capture=True)
+                       *NO_TESTS], capture=True)
     with db.warehouse(settings) as conn, conn.cursor() as cur:
         cur.execute(PREDICTIONS_SQL)
         cur.execute("alter table fact_prediction add primary key (prediction_id)")
         conn.commit()
+    inputs.build_backtest(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def scored_warehouse(make_settings):
+    """The real chain: seeds, staging, dims, fact_kline, fact_indicator, metrics, scores and
+    fact_prediction built by dbt (news tables present but empty), then the backtest."""
+    from loaders.news_sentiment import ensure_tables
+
+    settings = make_settings("bt_scored")
+    land_klines(settings, start=dt.datetime(2022, 1, 1), end=dt.datetime(2022, 2, 1))
+    land_indicator_values(settings)
+    ensure_tables(settings)
+    run_dbt(settings, ["build", "--select", "+fact_prediction", *NO_TESTS], capture=True)
     inputs.build_backtest(settings)
     return settings
 
@@ -64,9 +83,9 @@ def _series(settings):
     return series, index
 
 
-def test_every_trade_agrees_with_the_python_recomputation(slice_warehouse):
-    series, index = _series(slice_warehouse)
-    predictions = inputs.fetch(slice_warehouse, """
+def _recomputation_mismatches(warehouse) -> tuple[list, dict]:
+    series, index = _series(warehouse)
+    predictions = inputs.fetch(warehouse, """
         select p.prediction_id, p.symbol_id, p.interval_id, p.open_time, p.action,
                atr.indicator_value as atr
         from fact_prediction p
@@ -77,8 +96,8 @@ def test_every_trade_agrees_with_the_python_recomputation(slice_warehouse):
          and atr.open_time = p.open_time
         where p.action in ('LONG', 'SHORT')""")
     results = {r["prediction_id"]: r for r in inputs.fetch(
-        slice_warehouse, "select * from fact_prediction_result")}
-    assert len(results) == len(predictions) > 5000
+        warehouse, "select * from fact_prediction_result")}
+    assert len(results) == len(predictions)
     fields = ("outcome", "entry_time", "entry_price", "tp_price", "sl_price", "exit_time",
               "exit_price", "bars_held", "pnl_pct", "pnl_r")
     mismatches = []
@@ -91,7 +110,20 @@ def test_every_trade_agrees_with_the_python_recomputation(slice_warehouse):
             same = close(a, b) if isinstance(a, float) or isinstance(b, float) else a == b
             if not same:
                 mismatches.append((p["prediction_id"], f, a, b))
+    return mismatches, results
+
+
+def test_real_predictions_agree_with_the_python_recomputation(scored_warehouse):
+    mismatches, results = _recomputation_mismatches(scored_warehouse)
     assert mismatches == []
+    assert len(results) > 300
+    assert {"WIN", "LOSS"} <= {r["outcome"] for r in results.values()}
+
+
+def test_every_trade_agrees_with_the_python_recomputation(slice_warehouse):
+    mismatches, results = _recomputation_mismatches(slice_warehouse)
+    assert mismatches == []
+    assert len(results) > 3000
     outcomes = collections.Counter(r["outcome"] for r in results.values())
     # the slice exercises every outcome, including gaps through a level and both-in-one-candle
     assert {"WIN", "LOSS", "TIMEOUT", "PENDING", "NO_ATR"} <= set(outcomes)
