@@ -123,7 +123,7 @@ def test_real_predictions_agree_with_the_python_recomputation(scored_warehouse):
 def test_every_trade_agrees_with_the_python_recomputation(slice_warehouse):
     mismatches, results = _recomputation_mismatches(slice_warehouse)
     assert mismatches == []
-    assert len(results) > 3000
+    assert len(results) > 5000
     outcomes = collections.Counter(r["outcome"] for r in results.values())
     # the slice exercises every outcome, including gaps through a level and both-in-one-candle
     assert {"WIN", "LOSS", "TIMEOUT", "PENDING", "NO_ATR"} <= set(outcomes)
