@@ -16,7 +16,7 @@ SYMBOL = _param("symbol", "Symbol code such as BTCUSDT (see /api/symbols).",
                 {"type": "string", "example": "BTCUSDT"}, required=True)
 SYMBOL_OPTIONAL = {**SYMBOL, "required": False,
                    "description": "Symbol code; all symbols (scope ALL) when absent."}
-INTERVAL = _param("interval", "Interval code such as 1h (default: the shortest).",
+INTERVAL = _param("interval", "Interval code such as 1h (default: the first of CQ_INTERVALS).",
                   {"type": "string", "example": "1h"})
 START = _param("start", "Inclusive start, ISO 8601 date or date-time (UTC when no offset).",
                {"type": "string", "example": "2022-01-01T00:00:00"})

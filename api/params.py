@@ -13,7 +13,7 @@ from flask import request
 from werkzeug.exceptions import BadRequest
 
 from api import queries
-from api.db import dimensions
+from api.db import dimensions, settings
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 _INTERVAL = re.compile(r"^[0-9]{1,3}[mhdwM]$")
@@ -48,14 +48,16 @@ def symbol(required: bool = True, name: str = "symbol") -> dict | None:
 
 
 def interval(name: str = "interval") -> dict:
-    """The dim_interval row named by ?interval= (default: the shortest interval)."""
+    """The dim_interval row named by ?interval= (default: the first configured interval,
+    CQ_INTERVALS, else the shortest in the warehouse)."""
     rows = dimensions().get("intervals", queries.INTERVALS)
+    known = {r["interval_code"]: r for r in rows}
     value = _raw(name)
     if value is None:
-        if not rows:
+        configured = [known[c] for c in settings().interval_list if c in known]
+        if not configured and not rows:
             raise BadRequest("the warehouse has no intervals yet")
-        return rows[0]
-    known = {r["interval_code"]: r for r in rows}
+        return (configured or rows)[0]
     if not _INTERVAL.match(value) or value not in known:
         raise BadRequest(f"unknown interval {value[:40]!r}; known intervals: {', '.join(known)}")
     return known[value]

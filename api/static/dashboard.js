@@ -74,9 +74,11 @@ async function candles(sel) {
     indicators: "ema_12,ema_26,ema_50,bb_upper,bb_middle,bb_lower,rsi_14"});
   const k = data.klines, x = k.map((r) => r.open_time);
   const ind = (code) => k.map((r) => r.indicators[code]);
-  const line = (code, name, color, extra) => Object.assign(
-    {type: "scatter", mode: "lines", x: x, y: ind(code), name: name,
-     line: {color: color, width: 1.3}, yaxis: "y"}, extra || {});
+  const line = (code, name, color, extra) => {
+    const trace = {type: "scatter", mode: "lines", x: x, y: ind(code), name: name, yaxis: "y"};
+    const style = Object.assign({color: color, width: 1.3}, (extra || {}).line);
+    return Object.assign(trace, extra || {}, {line: style});
+  };
   const traces = [
     {type: "candlestick", x: x, open: k.map((r) => r.open), high: k.map((r) => r.high),
      low: k.map((r) => r.low), close: k.map((r) => r.close), name: data.symbol,
@@ -181,15 +183,19 @@ async function rules() {
   const pick = (sig) => data.rules.filter((r) => r.is_significant === sig);
   const trace = (rows, name, marker) => ({
     type: "scatter", mode: "markers", name: name, x: rows.map((r) => r.confidence),
-    y: rows.map((r) => r.lift), marker: marker,
+    y: rows.map((r) => r.lift),
+    marker: Object.assign({size: rows.map((r) => 5 + 22 * Math.sqrt(r.support))}, marker),
     text: rows.map((r) => r.antecedent.join(" & ") + "<br>support " +
-                    (100 * r.support).toFixed(1) + "% · q " + Number(r.q_value).toPrecision(2)),
+                    (100 * r.support).toFixed(1) + "% · q " + Number(r.q_value).toPrecision(2) +
+                    (r.oos_confidence === null ? "" : "<br>out of sample: confidence " +
+                     (100 * r.oos_confidence).toFixed(0) + "%, lift " +
+                     Number(r.oos_lift).toFixed(2))),
     hovertemplate: "%{text}<br>confidence %{x:.2f} · lift %{y:.2f}<extra></extra>",
   });
   await draw("chart-rules", [
-    trace(pick(false), "not significant", {color: "rgba(138,147,166,.55)", size: 8}),
+    trace(pick(false), "not significant", {color: "rgba(138,147,166,.45)"}),
     trace(pick(true), "significant (5% FDR)",
-          {color: "#d9434b", size: 11, symbol: "star", line: {color: "#fff", width: 1}}),
+          {color: "rgba(217,67,75,.8)", symbol: "star", line: {color: "#fff", width: 0.5}}),
   ], {xaxis: {title: {text: "confidence (win rate given the pattern)"}, tickformat: ".0%"},
       yaxis: {title: {text: "lift"}}, hovermode: "closest",
       shapes: [{type: "line", xref: "paper", x0: 0, x1: 1, y0: 1, y1: 1,

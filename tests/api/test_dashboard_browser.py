@@ -65,8 +65,9 @@ def test_every_chart_is_drawn_with_data(browser, live_url):
     assert "pipeline success" in page.inner_text("#freshness")
     assert problems == []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
-    page.locator("#chart-candles").screenshot(path=str(SCREENSHOTS / "candles.png"))
+    # test-*.png: this run's pictures (fixture data); the README's are taken on the demo data
+    page.screenshot(path=str(SCREENSHOTS / "test-dashboard.png"), full_page=True)
+    page.locator("#chart-candles").screenshot(path=str(SCREENSHOTS / "test-candles.png"))
     page.close()
 
 
