@@ -1,17 +1,17 @@
 {# Per candle of `candles` (symbol_id, interval_id, open_time, close_at): the sentiment of the
-   `articles` (symbol_id, article_id, source_weight, sentiment_compound, published_at) published
-   in (close_at - horizon, close_at], weighted by source_weight x 0.5 ^ (age_hours / half_life).
+   articles published in (close_at - horizon, close_at], weighted by source_weight x
+   0.5 ^ (age_hours / half_life). `article_candles` is the output of news_article_candles.
    Shared by news_sentiment_weighted_fact and its fixture test. #}
-{% macro news_sentiment_by_candle(candles, articles, half_life_hours, horizon_hours) %}
+{% macro news_sentiment_by_candle(candles, article_candles, half_life_hours, horizon_hours) %}
 with candles as (
 
     select * from {{ candles }}
 
 ),
 
-articles as (
+article_candles as (
 
-    select * from {{ articles }}
+    select * from {{ article_candles }}
 
 ),
 
@@ -21,18 +21,20 @@ weighted as (
         candles.symbol_id,
         candles.interval_id,
         candles.open_time,
-        articles.published_at,
-        articles.sentiment_compound,
-        articles.source_weight
-            * pow(0.5, timestampdiff(second, articles.published_at, candles.close_at)
+        article_candles.published_at,
+        article_candles.sentiment_compound,
+        article_candles.source_weight
+            * pow(0.5, timestampdiff(second, article_candles.published_at, candles.close_at)
                        / 3600.0 / ({{ half_life_hours }})) as article_weight,
-        case when articles.published_at > date_sub(candles.close_at, interval 24 hour)
+        case when article_candles.published_at > date_sub(candles.close_at, interval 24 hour)
              then 1 else 0 end as is_last_24h
-    from candles
-    inner join articles
-        on candles.symbol_id = articles.symbol_id
-        and articles.published_at <= candles.close_at
-        and articles.published_at > date_sub(candles.close_at, interval {{ horizon_hours }} hour)
+    from article_candles
+    inner join candles
+        on candles.symbol_id = article_candles.symbol_id
+        and candles.interval_id = article_candles.interval_id
+        and candles.open_time = article_candles.open_time
+    where article_candles.published_at <= candles.close_at
+      and article_candles.published_at > date_sub(candles.close_at, interval {{ horizon_hours }} hour)
 
 ),
 

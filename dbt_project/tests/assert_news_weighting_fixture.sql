@@ -10,7 +10,11 @@ with expected as (
 
 actual as (
 
-    {{ news_sentiment_by_candle(ref('fixture_news_candles'), ref('fixture_news_articles'), 12, 72) }}
+    {{ news_sentiment_by_candle(
+        ref('fixture_news_candles'),
+        '(' ~ news_article_candles(ref('fixture_news_articles'), ref('fixture_news_candles'), 72)
+            ~ ') as expanded',
+        12, 72) }}
 
 )
 

@@ -5,6 +5,6 @@
 
 {{ news_sentiment_by_candle(
     ref('fact_kline'),
-    ref('int_news_articles_joined_to_symbols'),
+    ref('int_news_articles_expanded_to_candles'),
     var('news_half_life_hours', 12),
     var('news_horizon_hours', 72)) }}
