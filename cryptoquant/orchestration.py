@@ -19,6 +19,7 @@ Importing this module is cheap: no PySpark, no Kafka client, no database connect
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -148,8 +149,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return {**settings.as_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
+@functools.lru_cache(maxsize=4)
 def cosmos_configs(settings: Settings) -> dict[str, Any]:
-    """Project, profile, execution and render configuration shared by every dbt task group."""
+    """Project, profile and execution configuration, built once and shared by every dbt task
+    group of a DAG file."""
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig
     from cosmos.constants import ExecutionMode, InvocationMode, TestIndirectSelection
 
