@@ -18,6 +18,7 @@ one process, on the same candles, at the sample size and at >= 5M candles.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -71,15 +72,19 @@ def bench_direct(candles: pd.DataFrame, runs: int) -> float:
     return median(timed_runs(lambda: [direct_talib(g) for g in groups], runs=runs))
 
 
-def bench_spark(spark, path, runs: int) -> float:
+def bench_spark(spark, path, runs: int, long: bool) -> float:
+    """Seconds for the job's compute path: wide rows (as the baseline), or the long rows the
+    job writes (one per indicator and candle)."""
     from spark.indicators.job import compute_wide, to_long
 
     seconds = 60 if "-1m." in path.name else 3600
 
     def run():
         candles = spark.read.parquet(str(path))
-        long = to_long(compute_wide(candles, SPECS, default_interval_seconds=seconds), SPECS)
-        long.write.format("noop").mode("overwrite").save()
+        out = compute_wide(candles, SPECS, default_interval_seconds=seconds)
+        if long:
+            out = to_long(out, SPECS)
+        out.write.format("noop").mode("overwrite").save()
 
     return median(timed_runs(run, runs=runs))
 
@@ -96,8 +101,8 @@ def bench_db_job(settings, spark, runs: int) -> tuple[float, int]:
     db.provision(s)
     try:
         land_klines(s, start=None, end=None)
-        run_dbt(s, ["build", "--select", "tag:base", "--exclude", "test_type:relationships"],
-                capture=True)
+        run_dbt(s, ["seed", "--select", "tag:base"], capture=True)
+        run_dbt(s, ["run", "--select", "tag:base"], capture=True)
         rows = []
         times = timed_runs(lambda: rows.append(
             run_indicators(s, spark, full_refresh=True)["rows_written"]), runs=runs)
@@ -135,9 +140,11 @@ def main() -> None:
         n = len(candles)
         direct = bench_direct(candles, args.runs)
         del candles
-        sparks = bench_spark(spark, path, args.runs)
-        rows.append([label, f"{n:,}", f"{direct:.2f}", f"{n / direct:,.0f}", f"{sparks:.2f}",
-                     f"{n / sparks:,.0f}", f"{sparks / direct:.1f}x"])
+        wide = bench_spark(spark, path, args.runs, long=False)
+        long = bench_spark(spark, path, args.runs, long=True)
+        rows.append([label, f"{n:,}", f"{direct:.2f}", f"{n / direct:,.0f}",
+                     f"{wide:.2f}", f"{n / wide:,.0f}", f"{wide / direct:.1f}x",
+                     f"{long:.2f}", f"{n / long:,.0f}", f"{long / direct:.1f}x"])
         print(rows[-1], flush=True)
     db_line = ""
     if not args.skip_db:
@@ -151,16 +158,19 @@ def main() -> None:
     body = (
         "Spark indicator job (`spark/indicators`) against TA-Lib called directly in one "
         "process on the same candles (19 indicator outputs per candle). Spark: Parquet in, "
-        "`applyInPandas` per (symbol, interval) with the job's function, long rows out to the "
-        f"`noop` sink, `{settings.spark_master}`; session start-up ({startup:.0f} s) excluded. "
+        "`applyInPandas` per (symbol, interval) with the job's function (validation, TA-Lib, "
+        "VWAP, gap flags), out to the `noop` sink: *wide* = one row per candle with every "
+        "indicator (what the baseline produces), *long* = plus the unpivot to one row per "
+        "indicator and candle that the job writes to indicator_values; "
+        f"`{settings.spark_master}`; session start-up ({startup:.0f} s) excluded. "
         f"Median of {args.runs} runs. Goal: Spark within 3x of direct TA-Lib at the large "
         "size.\n\n"
-        + table(["data", "candles", "direct s", "direct candles/s", "Spark s",
-                 "Spark candles/s", "Spark / direct"], rows)
+        + table(["data", "candles", "direct s", "direct candles/s", "Spark wide s",
+                 "Spark wide candles/s", "wide / direct", "Spark long s",
+                 "Spark long candles/s", "long / direct"], rows)
         + "\n" + db_line
-        + "\nThe Spark side does more than the baseline: it validates each series, computes "
-        "gap flags and emits one long row per indicator and candle (19x the candles) through "
-        "Arrow; the baseline returns numpy arrays. Regenerate: `python -m "
+        + f"\nLoad average when the run ended: {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores (other jobs shared the machine). Regenerate: `python -m "
         "bench.bench_indicators`."
     )
     write_section("Spark indicators", body)

@@ -118,16 +118,21 @@ def compute_wide(klines, specs: list[IndicatorSpec],
 
 
 def to_long(wide, specs: list[IndicatorSpec]):
-    """The successful series' values as indicator_values rows (undefined values dropped)."""
+    """The successful series' values as indicator_values rows (undefined values dropped).
+
+    ``unpivot`` (Spark's Expand operator) over (value, gap) structs: measured faster than a
+    ``stack()`` generator, and far cheaper than building the long rows in pandas (19 string
+    rows per candle through Arrow)."""
     from pyspark.sql import functions as F
 
-    pairs = ", ".join(f"'{s.code}', {_value_col(s.code)}, {_gap_col(s.code)}" for s in specs)
-    long = wide.filter(F.col("error").isNull()).select(
-        *KEY_COLUMNS,
-        F.expr(f"stack({len(specs)}, {pairs}) as (indicator_code, value, gap)"))
-    return long.filter(F.col("value").isNotNull() & ~F.isnan("value")).select(
-        "symbol", "interval_code", "indicator_code", "open_time", "value",
-        F.col("gap").cast("int").alias("is_gap_in_window"))
+    pairs = [F.struct(F.col(_value_col(s.code)).alias("value"),
+                      F.col(_gap_col(s.code)).alias("gap")).alias(s.code) for s in specs]
+    long = (wide.filter(F.col("error").isNull()).select(*KEY_COLUMNS, *pairs)
+            .unpivot(KEY_COLUMNS, [s.code for s in specs], "indicator_code", "v"))
+    value = F.col("v.value")  # undefined values arrive as null (Arrow) or NaN
+    return long.filter(value.isNotNull() & ~F.isnan(value)).select(
+        "symbol", "interval_code", "indicator_code", "open_time",
+        F.col("v.value").alias("value"), F.col("v.gap").cast("int").alias("is_gap_in_window"))
 
 
 def _kline_query(plans: list[_store.SeriesPlan]) -> str:
