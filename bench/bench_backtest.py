@@ -96,7 +96,16 @@ def build_inputs(settings) -> None:
     with db.warehouse(settings) as conn, conn.cursor() as cur:
         cur.execute(PREDICTIONS_SQL)
         cur.execute("alter table fact_prediction add primary key (prediction_id)")
+        cur.execute("create index ix_fact_prediction_candle on fact_prediction "
+                    "(symbol_id, interval_id, open_time)")
         conn.commit()
+
+
+def has_inputs(settings) -> bool:
+    with db.warehouse(settings) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from information_schema.tables where table_schema = %s "
+                    "and table_name = 'fact_prediction'", (settings.mysql_warehouse_database,))
+        return cur.fetchone()[0] == 1
 
 
 def read_inputs(settings) -> list[tuple]:
@@ -153,13 +162,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--id", default=None,
+                        help="reuse the databases cqb_ID_* of a run made with --keep")
     args = parser.parse_args()
-    uid = uuid.uuid4().hex[:8]
+    uid = args.id or uuid.uuid4().hex[:8]
     settings = load_settings().replace(mysql_staging_database=f"cqb_{uid}_staging",
                                        mysql_warehouse_database=f"cqb_{uid}_warehouse")
     db.provision(settings)
     try:
-        build_inputs(settings)
+        if not has_inputs(settings):
+            build_inputs(settings)
         dbt_args = ["run", "--select", *TRADE_MODELS]
         run_dbt(settings, dbt_args, capture=True)
         t0 = time.perf_counter()
