@@ -216,7 +216,10 @@ def _chain_first(first, rest):
 
 def read_kline_csv(path: str | Path, symbol: str | None = None,
                    interval: str | None = None) -> tuple[pd.DataFrame, list[RowError]]:
-    """All good rows as a DataFrame with KLINE_COLUMNS (in file order) and the bad rows."""
+    """All good rows as a DataFrame with KLINE_COLUMNS (in file order) and the bad rows.
+
+    open_time/close_time are naive UTC Timestamps; every number is float64, NaN where the
+    layout has no such column."""
     candles, errors = [], []
     for _line, candle, error in iter_kline_rows(path, symbol, interval):
         if error is not None:
@@ -224,7 +227,10 @@ def read_kline_csv(path: str | Path, symbol: str | None = None,
         else:
             candles.append(candle)
     df = pd.DataFrame(candles, columns=list(KLINE_COLUMNS))
-    for col in ("open", "high", "low", "close", "volume", "quote_volume",
+    # Numbers as float64 with NaN for the extras a layout lacks (the OHLCV layout has no quote
+    # volume, trade count or taker volumes); trade_count too, so its dtype never depends on
+    # the file (counts are exact in a float up to 2**53).
+    for col in ("open", "high", "low", "close", "volume", "quote_volume", "trade_count",
                 "taker_buy_base_volume", "taker_buy_quote_volume"):
-        df[col] = df[col].astype(float)
+        df[col] = df[col].astype("float64")
     return df, errors

@@ -24,7 +24,8 @@ def test_official_layout_with_header():
     assert (df.symbol == "BTCUSDT").all() and (df.interval_code == "1h").all()
     first = df.iloc[0]
     assert first.open_time == pd.Timestamp("2023-03-01 00:00:00")
-    assert first.trade_count > 0 and first.quote_volume > 0
+    assert first.trade_count == 430193 and first.quote_volume > 0
+    assert (df[list(KLINE_COLUMNS[4:])].dtypes == "float64").all()
     placeholder = df[df.open_time == pd.Timestamp("2023-03-24 12:00")].iloc[0]
     assert placeholder.volume == 0 and placeholder.open == placeholder.high == 28080.0
 
@@ -33,7 +34,10 @@ def test_ohlcv_layout_keeps_every_row_in_order():
     df, errors = read_kline_csv(OHLCV)
     assert errors == [] and len(df) == 23989
     assert df.open_time.is_monotonic_increasing
-    assert df.quote_volume.isna().all()
+    assert df.quote_volume.isna().all() and df.trade_count.isna().all()
+    numbers = list(KLINE_COLUMNS[4:])
+    assert (df[numbers].dtypes == "float64").all()
+    assert str(df.open_time.dtype) == "datetime64[ns]" and df.open_time.dt.tz is None
     assert (df.close_time - df.open_time == pd.Timedelta(milliseconds=3_599_999)).all()
 
 
