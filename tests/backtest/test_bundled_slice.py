@@ -169,3 +169,33 @@ def test_equity_curve_matches_the_reference_over_many_blocks(slice_warehouse):
                                                    "where scope = %s", (scope,))
         assert summary["max_drawdown_pct"] == pytest.approx(min(r[2] for r in ref), rel=1e-9)
         assert summary["final_equity"] == pytest.approx(ref[-1][0], rel=1e-9)
+
+
+def test_regime_labels_match_a_pandas_recomputation(slice_warehouse):
+    import pandas as pd
+
+    frame = pd.DataFrame(inputs.fetch(slice_warehouse, """
+        select k.open_time, cast(k.close as double) as close,
+               max(case when t.indicator_code = 'adx_14' then i.indicator_value end) as adx,
+               max(case when t.indicator_code = 'ema_50' then i.indicator_value end) as ema,
+               max(case when t.indicator_code = 'atr_14' then i.indicator_value end) as atr
+        from fact_kline k
+        left join fact_indicator i on i.symbol_id = k.symbol_id
+         and i.interval_id = k.interval_id and i.open_time = k.open_time
+        left join dim_indicator_type t on t.indicator_type_id = i.indicator_type_id
+        where k.symbol_id = 2
+        group by k.open_time, k.close order by k.open_time"""))
+    frame = frame.astype({"adx": float, "ema": float, "atr": float})
+    slope = 100 * (frame.ema / frame.ema.shift(10) - 1)
+    atr_pct = 100 * frame.atr / frame.close
+    ratio = atr_pct / atr_pct.shift(1).rolling(168).mean()
+    trend = np.select([(frame.adx >= 25) & (slope > 0), (frame.adx >= 25) & (slope < 0)],
+                      ["trend_up", "trend_down"], "range")
+    vol = np.where(ratio >= 1.25, "high_vol", np.where(ratio <= 0.8, "low_vol", "normal_vol"))
+    known = frame.adx.notna() & slope.notna() & ratio.notna()
+    expected = np.where(known, pd.Series(trend) + "_" + pd.Series(vol), "unknown")
+    got = [r["regime"] for r in inputs.fetch(
+        slice_warehouse, "select regime from mart_regime where symbol_id = 2 order by open_time")]
+    assert len(got) == len(frame)
+    assert got == list(expected)
+    assert len(set(got)) >= 8  # most regimes occur in four months of real data
