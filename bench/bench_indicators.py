@@ -171,8 +171,9 @@ def main() -> None:
                  "Spark long candles/s", "long / direct"], rows)
         + "\n\n" + (f"Goal {'met' if ratio <= 3 else 'not met'} at the large size: the job's "
                     f"compute path (long rows) takes {ratio:.1f}x direct TA-Lib. Not profiled in "
-                    "detail; the likely costs are shipping each series through Arrow to a Python worker and back, and "
-                    "Spark's grouping shuffle; TA-Lib itself is the same work on both sides.\n")
+                    "detail; the likely costs are shipping each series through Arrow to a "
+                    "Python worker and back, and Spark's grouping shuffle; TA-Lib itself is the "
+                    "same work on both sides.\n")
         + db_line
         + f"\nLoad average when the run ended: {os.getloadavg()[0]:.1f} on "
         f"{os.cpu_count()} cores (other jobs shared the machine). Regenerate: `python -m "
