@@ -27,6 +27,9 @@ from loaders.progress import Progress
 
 logger = logging.getLogger(__name__)
 
+REBALANCED = {KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID,
+              KafkaError.REBALANCE_IN_PROGRESS, KafkaError._ASSIGNMENT_LOST}
+
 
 class ConsumeLoop:
     def __init__(self, settings: Settings, sink, topic: str, group_id: str,
@@ -66,15 +69,21 @@ class ConsumeLoop:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop.set())
 
-    def _lag(self, consumer: Consumer) -> int | None:
-        """Messages not yet consumed on the assigned partitions, None before assignment."""
+    def _lag(self, consumer: Consumer, cached: bool = False) -> int | None:
+        """Messages not yet consumed on the assigned partitions, None before assignment.
+
+        ``cached`` uses the high watermarks of the last fetch responses (free, good enough
+        for progress while messages flow); the idle check asks the broker (a round trip per
+        partition)."""
         assignment = consumer.assignment()
         if not assignment:
             return None
         total = 0
         try:
             for tp in consumer.position(assignment):
-                low, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+                low, high = consumer.get_watermark_offsets(tp, timeout=5, cached=cached)
+                if low < 0 or high < 0:  # nothing cached yet for this partition
+                    low, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
                 position = tp.offset if tp.offset != OFFSET_INVALID else None
                 if position is None:
                     committed = consumer.committed([TopicPartition(tp.topic, tp.partition)],
@@ -114,6 +123,12 @@ class ConsumeLoop:
             except KafkaException as exc:
                 err = exc.args[0]
                 if err.code() == KafkaError._NO_OFFSET:
+                    return
+                if err.code() in REBALANCED:
+                    # Partitions moved to another member before the commit: the batch is in
+                    # the database already and whoever owns them now re-delivers it, which
+                    # the idempotent upserts make harmless.
+                    logger.warning("offset commit skipped after a rebalance (%s)", err)
                     return
                 if attempt == 19 or not err.retriable() and err.code() != KafkaError._TRANSPORT:
                     raise
@@ -175,7 +190,7 @@ class ConsumeLoop:
                         idle_since = None
                 if messages and time.monotonic() - lag_checked > 5:
                     lag_checked = time.monotonic()
-                    self.lag = self._lag(consumer)
+                    self.lag = self._lag(consumer, cached=True)
                 self.progress.update(self.landed + self.dead, self._progress_note())
         finally:
             consumer.close()

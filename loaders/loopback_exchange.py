@@ -77,6 +77,10 @@ class LoopbackExchange:
                               f"{candle['interval_code']}", "data": stream_event(candle, closed)})
         asyncio.run_coroutine_threadsafe(self._broadcast(message), self._loop).result(5)
 
+    def push_raw(self, message: str) -> None:
+        """Send an arbitrary text frame (e.g. a garbled event) to every connected client."""
+        asyncio.run_coroutine_threadsafe(self._broadcast(message), self._loop).result(5)
+
     def drop_connections(self) -> None:
         asyncio.run_coroutine_threadsafe(self._close_all(), self._loop).result(5)
 

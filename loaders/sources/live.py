@@ -110,12 +110,19 @@ class LiveStream(KlineSource):
                             raw = ws.recv(timeout=1.0)
                         except TimeoutError:
                             continue
-                        event = json.loads(raw)
-                        data = event.get("data", event)
-                        k = data.get("k") if isinstance(data, dict) else None
-                        if not k or not k.get("x"):
-                            continue  # an update of a candle that is still open
-                        candle = parse_ws_kline(k)
+                        try:
+                            event = json.loads(raw)
+                            data = event.get("data", event) if isinstance(event, dict) else None
+                            k = data.get("k") if isinstance(data, dict) else None
+                            if not k or not k.get("x"):
+                                continue  # an update of a candle that is still open
+                            candle = parse_ws_kline(k)
+                        except (ValueError, KeyError, TypeError) as exc:
+                            # Skipping is safe: the next closed candle of the series first
+                            # fills everything missing before it through REST.
+                            logger.warning("unreadable stream event skipped (%s): %.200r",
+                                           exc, raw)
+                            continue
                         symbol = candle["symbol"]
                         if symbol not in self.last_open:
                             continue

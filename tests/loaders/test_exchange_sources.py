@@ -99,6 +99,8 @@ def test_live_publishes_closed_candles_and_fills_a_dropped_connection_through_re
 
     exchange.wait_for_connections(2)
     exchange.push(btc[2506], closed=True)  # a duplicate of a filled candle: skipped
+    exchange.push_raw("{not json")  # a garbled frame: skipped, the stream goes on
+    exchange.push_raw('{"data": {"e": "kline", "k": {"x": true}}}')  # closed, but no fields
     exchange.push(btc[2508], closed=True)  # 2507 never came through the stream
     exchange.now_ms = btc[2508]["close_time_ms"] + 1
     tail = [next(gen), next(gen)]
