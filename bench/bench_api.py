@@ -16,6 +16,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -51,10 +52,14 @@ def free_port() -> int:
 
 def start_server(port: int, threads: int) -> subprocess.Popen:
     exe = Path(sys.executable).with_name("cryptoquant")
+    # The server's log goes to a file: an unread pipe fills up under load (waitress logs
+    # its queue depth) and blocks the server.
+    log = tempfile.NamedTemporaryFile("w+", prefix="bench-api-", suffix=".log",  # noqa: SIM115
+                                      delete=False)  # open for the server's lifetime
     proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--threads", str(threads)], cwd=PROJECT_ROOT,
                             env={**os.environ, "CQ_LOG_LEVEL": "WARNING"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=log, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -63,7 +68,7 @@ def start_server(port: int, threads: int) -> subprocess.Popen:
         except requests.ConnectionError:
             time.sleep(0.2)
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read()[-2000:]}")
+            raise RuntimeError(f"server exited: {Path(log.name).read_text()[-2000:]}")
     proc.terminate()
     raise RuntimeError("server did not answer within 30 s")
 
