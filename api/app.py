@@ -41,18 +41,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app; ``test_config`` may carry ``CQ_SETTINGS`` (a Settings object)."""
     app = Flask(__name__)
     app.json = WarehouseJSONProvider(app)
-    app.config.from_mapping(JSON_SORT_KEYS=False, DIMENSION_TTL_SECONDS=30)
+    app.config.from_mapping(JSON_SORT_KEYS=False, DIMENSION_TTL_SECONDS=30,
+                            RESPONSE_CACHE_SECONDS=10)
     if test_config:
         app.config.update(test_config)
     app.config.setdefault("CQ_SETTINGS", None)
     if app.config["CQ_SETTINGS"] is None:
         app.config["CQ_SETTINGS"] = get_settings()
 
-    from api import db, routes
+    from api import cache, db, routes
     from api.dashboard import bp as dashboard_bp
     from api.openapi import bp as openapi_bp
 
     db.init_app(app)
+    cache.init_app(app)
     app.register_blueprint(routes.bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(openapi_bp)

@@ -50,14 +50,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, threads: int) -> subprocess.Popen:
+def start_server(port: int, threads: int, cache_seconds: float) -> subprocess.Popen:
     exe = Path(sys.executable).with_name("cryptoquant")
     # The server's log goes to a file: an unread pipe fills up under load (waitress logs
     # its queue depth) and blocks the server.
     log = tempfile.NamedTemporaryFile("w+", prefix="bench-api-", suffix=".log",  # noqa: SIM115
                                       delete=False)  # open for the server's lifetime
     proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--threads", str(threads)], cwd=PROJECT_ROOT,
+                             "--threads", str(threads), "--cache-seconds", str(cache_seconds)],
+                            cwd=PROJECT_ROOT,
                             env={**os.environ, "CQ_LOG_LEVEL": "WARNING"},
                             stdout=subprocess.DEVNULL, stderr=log, text=True)
     deadline = time.monotonic() + 30
@@ -114,19 +115,9 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=1800, help="requests under load")
-    parser.add_argument("--baseline-requests", type=int, default=180)
-    parser.add_argument("--threads", type=int, default=8, help="waitress worker threads")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--no-write", action="store_true", help="print only")
-    args = parser.parse_args(argv)
-
-    settings = load_settings()
+def measure(args, cache_seconds: float) -> str:
     port = args.port or free_port()
-    proc = start_server(port, args.threads)
+    proc = start_server(port, args.threads, cache_seconds)
     base = f"http://127.0.0.1:{port}"
     try:
         symbol = requests.get(base + "/api/symbols", timeout=10).json()["symbols"][0]["symbol"]
@@ -151,20 +142,38 @@ def main(argv: list[str] | None = None) -> int:
                  f"**{p95_all:.1f}**", "", len(everything),
                  sum(loaded_err.values()) + sum(single_err.values())])
     verdict = "met" if p95_all <= GOAL_P95_MS else "NOT met"
+    return f"""{table(["endpoint", "1 client p50", "1 client p95", f"{args.clients} clients p50",
+        f"{args.clients} clients p95", "p95 ratio", "requests", "errors"], rows)}
+
+{args.requests} requests under load in {seconds:.1f} s ({args.requests / seconds:.0f} req/s),
+{symbol} where a symbol is needed. Goal **{verdict}** (all endpoints p95 {p95_all:.1f} ms).
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=1800, help="requests under load")
+    parser.add_argument("--baseline-requests", type=int, default=180)
+    parser.add_argument("--threads", type=int, default=8, help="waitress worker threads")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+
+    settings = load_settings()
+    sections = []
+    for label, cache_seconds in (("response cache off (every request reads MariaDB)", 0),
+                                 ("response cache on (`serve` default, 10 s)", 10)):
+        sections.append(f"### {label}\n\n" + measure(args, cache_seconds))
     body = f"""
 `python -m bench.bench_api` · server `cryptoquant serve` (waitress, {args.threads} threads,
 own process) on 127.0.0.1, warehouse `{settings.mysql_warehouse_database}` read as
 `{settings.mysql_readonly_user}`; clients are Python threads with keep-alive sessions in one
-process on the same 2-core machine, cycling through the endpoints ({symbol} where a symbol is
-needed). Baseline: the same requests from 1 client. Latencies in milliseconds.
+process on the same 2-core machine, cycling through the endpoints. Baseline: the same requests
+from 1 client. Latencies in milliseconds. Goal: p95 ≤ {GOAL_P95_MS:.0f} ms at {args.clients}
+concurrent clients.
 
-{table(["endpoint", "1 client p50", "1 client p95", f"{args.clients} clients p50",
-        f"{args.clients} clients p95", "p95 ratio", "requests", "errors"], rows)}
-
-{args.requests} requests under load in {seconds:.1f} s ({args.requests / seconds:.0f} req/s).
-Goal p95 ≤ {GOAL_P95_MS:.0f} ms at {args.clients} concurrent clients: **{verdict}**
-(all endpoints p95 {p95_all:.1f} ms).
-"""
+""" + "\n".join(sections)
     print(body)
     if not args.no_write:
         print(f"wrote {write_section('API latency', body)}")

@@ -17,7 +17,9 @@ def api_settings(make_settings):
 
 @pytest.fixture(scope="session")
 def app(api_settings):
-    return create_app({"CQ_SETTINGS": api_settings, "TESTING": True})
+    # No response cache: tests change the warehouse under the app (test_cache covers it).
+    return create_app({"CQ_SETTINGS": api_settings, "TESTING": True,
+                       "RESPONSE_CACHE_SECONDS": 0})
 
 
 @pytest.fixture
