@@ -1,0 +1,227 @@
+-- The discretised state of every prediction at its signal candle, one row per item
+-- ("key=value"): symbol, side (LONG/SHORT only), binned indicator, score and news-sentiment
+-- values (seed fp_growth_state_bins), the MACD cross, the market regime (mart_regime) and the
+-- metrics of fact_metric_value that fire.
+-- Only what is known at the signal candle's close: no outcome here (see fp_growth_transactions).
+-- A table (not this folder's view): two models and the rule matching join it by item.
+{{
+    config(
+        materialized='table',
+        post_hook=["{{ add_primary_key(['prediction_id', 'item']) }}",
+                   "{{ add_index('ix_int_prediction_states_item', ['item']) }}"]
+    )
+}}
+with predictions as (
+
+    select * from {{ ref('fact_prediction') }}
+
+),
+
+symbols as (
+
+    select * from {{ ref('dim_symbol') }}
+
+),
+
+indicators as (
+
+    select
+        fact_indicator.symbol_id,
+        fact_indicator.interval_id,
+        fact_indicator.open_time,
+        dim_indicator_type.indicator_code,
+        fact_indicator.indicator_value
+    from {{ ref('fact_indicator') }} as fact_indicator
+    inner join {{ ref('dim_indicator_type') }} as dim_indicator_type
+        on dim_indicator_type.indicator_type_id = fact_indicator.indicator_type_id
+
+),
+
+metric_values as (
+
+    select * from {{ ref('fact_metric_value') }}
+
+),
+
+regimes as (
+
+    select * from {{ ref('mart_regime') }}
+
+),
+
+news as (
+
+    select * from {{ ref('news_sentiment_weighted_fact') }}
+
+),
+
+bins as (
+
+    select * from {{ ref('fp_growth_state_bins') }}
+
+),
+
+indicator_inputs as (
+
+    select
+        predictions.prediction_id,
+        indicators.indicator_code as input_code,
+        indicators.indicator_value as input_value
+    from predictions
+    inner join indicators
+        on indicators.symbol_id = predictions.symbol_id
+        and indicators.interval_id = predictions.interval_id
+        and indicators.open_time = predictions.open_time
+
+),
+
+score_inputs as (
+
+    {%- set scores = ['trend_score', 'momentum_score', 'volume_score', 'volatility_score',
+                      'confidence_score'] %}
+    {%- for score in scores %}
+    select prediction_id, '{{ score }}' as input_code, {{ score }} as input_value
+    from predictions
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+news_inputs as (
+
+    select
+        predictions.prediction_id,
+        'news_sentiment' as input_code,
+        news.sentiment_weighted as input_value
+    from predictions
+    inner join news
+        on news.symbol_id = predictions.symbol_id
+        and news.interval_id = predictions.interval_id
+        and news.open_time = predictions.open_time
+
+),
+
+binned as (
+
+    select
+        inputs.prediction_id,
+        bins.item_key,
+        concat(bins.item_key, '=', bins.item_value) as item
+    from (
+        select * from indicator_inputs
+        union all
+        select * from score_inputs
+        union all
+        select * from news_inputs
+    ) as inputs
+    inner join bins
+        on bins.input_code = inputs.input_code
+        and (bins.lower_bound is null or inputs.input_value >= bins.lower_bound)
+        and (bins.upper_bound is null or inputs.input_value < bins.upper_bound)
+    where inputs.input_value is not null
+
+),
+
+macd_history as (
+
+    select
+        symbol_id,
+        interval_id,
+        open_time,
+        indicator_value as macd_hist,
+        lag(indicator_value) over (
+            partition by symbol_id, interval_id order by open_time
+        ) as previous_macd_hist
+    from indicators
+    where indicator_code = 'macd_hist'
+
+),
+
+macd_states as (
+
+    select
+        predictions.prediction_id,
+        'macd' as item_key,
+        concat('macd=', case
+            when macd_history.previous_macd_hist <= 0 and macd_history.macd_hist > 0
+                then 'bull_cross'
+            when macd_history.previous_macd_hist >= 0 and macd_history.macd_hist < 0
+                then 'bear_cross'
+            when macd_history.macd_hist > 0 then 'bull'
+            else 'bear'
+        end) as item
+    from predictions
+    inner join macd_history
+        on macd_history.symbol_id = predictions.symbol_id
+        and macd_history.interval_id = predictions.interval_id
+        and macd_history.open_time = predictions.open_time
+    where macd_history.macd_hist is not null
+
+),
+
+metric_states as (
+
+    select
+        predictions.prediction_id,
+        'metric' as item_key,
+        concat('metric=', metric_values.metric_code) as item
+    from predictions
+    inner join metric_values
+        on metric_values.symbol_id = predictions.symbol_id
+        and metric_values.interval_id = predictions.interval_id
+        and metric_values.open_time = predictions.open_time
+    where abs(metric_values.metric_signal) >= {{ fp_parameter('metric_signal_min') }}
+
+),
+
+regime_states as (
+
+    select
+        predictions.prediction_id,
+        'regime' as item_key,
+        concat('regime=', regimes.regime) as item
+    from predictions
+    inner join regimes
+        on regimes.symbol_id = predictions.symbol_id
+        and regimes.interval_id = predictions.interval_id
+        and regimes.open_time = predictions.open_time
+    where regimes.regime <> 'unknown'
+
+),
+
+identity_states as (
+
+    select
+        predictions.prediction_id,
+        'symbol' as item_key,
+        concat('symbol=', symbols.symbol_code) as item
+    from predictions
+    inner join symbols on symbols.symbol_id = predictions.symbol_id
+    union all
+    select
+        prediction_id,
+        'side' as item_key,
+        concat('side=', action) as item
+    from predictions
+    where action in ('LONG', 'SHORT')
+
+),
+
+final as (
+
+    select prediction_id, cast(item_key as char(32)) as item_key, cast(item as char(255)) as item
+    from binned
+    union all
+    select prediction_id, item_key, item from macd_states
+    union all
+    select prediction_id, item_key, item from metric_states
+    union all
+    select prediction_id, item_key, item from regime_states
+    union all
+    select prediction_id, item_key, item from identity_states
+
+)
+
+select * from final
