@@ -27,6 +27,10 @@ from loaders.progress import Progress
 
 logger = logging.getLogger(__name__)
 
+# Commit errors of a broker that is restarting or moving its group coordinator: retried.
+TRANSIENT = {KafkaError._TRANSPORT, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+             KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR,
+             KafkaError.REQUEST_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._WAIT_COORD}
 REBALANCED = {KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID,
               KafkaError.REBALANCE_IN_PROGRESS, KafkaError._ASSIGNMENT_LOST}
 
@@ -59,6 +63,10 @@ class ConsumeLoop:
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,
             "max.poll.interval.ms": 600000,
+            # A consumer that died (SIGKILL, crash) holds its partitions until its session
+            # times out; 10 s (librdkafka's default is 45 s) lets a restarted one resume soon.
+            "session.timeout.ms": 10000,
+            "heartbeat.interval.ms": 3000,
             "fetch.max.bytes": 52428800,
             "log_level": 3,
         })
@@ -130,7 +138,8 @@ class ConsumeLoop:
                     # the idempotent upserts make harmless.
                     logger.warning("offset commit skipped after a rebalance (%s)", err)
                     return
-                if attempt == 19 or not err.retriable() and err.code() != KafkaError._TRANSPORT:
+                transient = err.retriable() or err.code() in TRANSIENT
+                if attempt == 19 or not transient:
                     raise
                 logger.warning("offset commit failed (%s); retrying", err)
                 time.sleep(delay)
