@@ -78,11 +78,17 @@ docs: stack-up  ## dbt docs generate (target/index.html)
 bench: stack-up dbt-parse  ## Run all benchmarks and rewrite docs/benchmarks.md
 	$(VENV)/bin/python -m bench
 
+airflow: stack-up dbt-parse  ## Start a local Airflow (api-server, scheduler, dag-processor); prints the UI address
+	$(VENV)/bin/python -m cryptoquant.airflow_local up
+
+airflow-down:  ## Stop the local Airflow (by PID)
+	$(VENV)/bin/python -m cryptoquant.airflow_local down
+
 lock:  ## Re-resolve requirements/*.in into the lock files
 	rm -rf /tmp/cq-lock && $(PYTHON) -m venv /tmp/cq-lock && /tmp/cq-lock/bin/pip install -q -r requirements/app.in \
 	  && /tmp/cq-lock/bin/pip freeze > requirements/app.lock.txt
 	rm -rf /tmp/cq-lock && $(PYTHON) -m venv /tmp/cq-lock && /tmp/cq-lock/bin/pip install -q -r requirements/dbt.in \
 	  && /tmp/cq-lock/bin/pip freeze > requirements/dbt.lock.txt
 
-clean: stack-down  ## Stop the stack and remove generated files (keeps the venvs)
+clean: airflow-down stack-down  ## Stop the stack and remove generated files (keeps the venvs)
 	rm -rf .stack target logs

@@ -52,10 +52,13 @@ def run_dbt(settings: Settings, args: list[str], capture: bool = False) -> str:
     return proc.stdout or ""
 
 
-def build_selector(settings: Settings, tag: str) -> dict:
+def build_selector(settings: Settings, tag: str, exclude: str | None = None) -> dict:
     # "buildable": a test runs in the stage where all its parents exist (a relationships test
     # from fact_indicator to dim_symbol runs with fact_indicator, not before it).
-    run_dbt(settings, ["build", "--select", f"tag:{tag}", "--indirect-selection", "buildable"])
+    args = ["build", "--select", f"tag:{tag}", "--indirect-selection", "buildable"]
+    if exclude:
+        args += ["--exclude", exclude]
+    run_dbt(settings, args)
     return {"dbt_select": f"tag:{tag}"}
 
 
@@ -64,7 +67,7 @@ def build_base(settings: Settings) -> dict:
 
 
 def build_marts(settings: Settings) -> dict:
-    return build_selector(settings, "marts")
+    return build_selector(settings, "marts", exclude="tag:base")  # built by dbt_base
 
 
 def build_patterns(settings: Settings) -> dict:
