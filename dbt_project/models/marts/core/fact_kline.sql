@@ -13,10 +13,7 @@ with klines as (
 
     select * from {{ ref('stg_binance__klines') }}
     {% if is_incremental() %}
-    where landed_at > (
-        select date_sub(max(landed_at), interval {{ var('kline_lookback_minutes', 60) }} minute)
-        from {{ this }}
-    )
+    where {{ changed_since_last_run('landed_at', var('kline_lookback_minutes', 60)) }}
     {% endif %}
 
 ),

@@ -14,10 +14,7 @@ with indicator_values as (
     select * from {{ ref('stg_spark__indicator_values') }}
     where indicator_value is not null
     {% if is_incremental() %}
-      and computed_at > (
-        select date_sub(max(computed_at), interval {{ var('indicator_lookback_minutes', 60) }} minute)
-        from {{ this }}
-      )
+      and {{ changed_since_last_run('computed_at', var('indicator_lookback_minutes', 60)) }}
     {% endif %}
 
 ),
