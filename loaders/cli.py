@@ -135,32 +135,38 @@ def _consume_options(f):
     f = click.option("--batch-size", default=5000, show_default=True,
                      type=click.IntRange(1, 100000), help="Messages per database transaction.")(f)
     f = click.option("--group", help="Consumer group id.")(f)
+    f = click.option("--stall-seconds", default=60.0, show_default=True,
+                     type=click.FloatRange(min=1),
+                     help="Re-create the Kafka consumer when messages wait but none arrived "
+                          "for this long (a client stuck after a broker restart).")(f)
     return f
 
 
 @consume.command()
 @_consume_options
 @click.pass_obj
-def klines(settings: Settings, until_idle, batch_size, group) -> None:
+def klines(settings: Settings, until_idle, batch_size, group, stall_seconds) -> None:
     """Land klines in staging.raw_klines (bad messages to the dead-letter table/topic)."""
     from loaders.consumer import ConsumeLoop
     from loaders.sinks import KlineSink
     from loaders.steps import KLINES_GROUP
 
     loop = ConsumeLoop(settings, KlineSink(settings), settings.kafka_topic_klines,
-                       group or KLINES_GROUP, batch_size=batch_size)
+                       group or KLINES_GROUP, batch_size=batch_size,
+                       stall_seconds=stall_seconds)
     _echo(loop.run(until_idle=until_idle))
 
 
 @consume.command("news")
 @_consume_options
 @click.pass_obj
-def news_consumer(settings: Settings, until_idle, batch_size, group) -> None:
+def news_consumer(settings: Settings, until_idle, batch_size, group, stall_seconds) -> None:
     """Land news articles in staging.raw_news."""
     from loaders.consumer import ConsumeLoop
     from loaders.sinks import NewsSink
     from loaders.steps import NEWS_GROUP
 
     loop = ConsumeLoop(settings, NewsSink(settings), settings.kafka_topic_news,
-                       group or NEWS_GROUP, batch_size=batch_size)
+                       group or NEWS_GROUP, batch_size=batch_size,
+                       stall_seconds=stall_seconds)
     _echo(loop.run(until_idle=until_idle))

@@ -39,7 +39,8 @@ class ConsumeLoop:
     def __init__(self, settings: Settings, sink, topic: str, group_id: str,
                  batch_size: int = 5000, batch_seconds: float = 1.0,
                  idle_seconds: float = 3.0, stop: threading.Event | None = None,
-                 progress: bool = True, db_retry_seconds: float = 120.0):
+                 progress: bool = True, db_retry_seconds: float = 120.0,
+                 stall_seconds: float = 60.0):
         self.settings = settings
         self.sink = sink
         self.topic = topic
@@ -50,13 +51,18 @@ class ConsumeLoop:
         self.stop = stop or threading.Event()
         self.progress = Progress(f"consume {topic}", enabled=progress)
         self.db_retry_seconds = db_retry_seconds
+        self.stall_seconds = stall_seconds
+        self.reconnects = 0
         self.landed = 0
         self.dead = 0
         self.batches = 0
         self.lag: int | None = None
 
     def _consumer(self) -> Consumer:
-        return Consumer({
+        return Consumer(self._consumer_config())
+
+    def _consumer_config(self) -> dict:
+        return {
             "bootstrap.servers": self.settings.kafka_bootstrap_servers,
             "group.id": self.group_id,
             "enable.auto.commit": False,
@@ -69,7 +75,7 @@ class ConsumeLoop:
             "heartbeat.interval.ms": 3000,
             "fetch.max.bytes": 52428800,
             "log_level": 3,
-        })
+        }
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -149,12 +155,24 @@ class ConsumeLoop:
         lag = "?" if self.lag is None or self.lag < 0 else f"{self.lag:,}"
         return f"(landed {self.landed:,}, dead-lettered {self.dead:,}, lag {lag})"
 
+    def _subscribed(self) -> Consumer:
+        consumer = self._consumer()
+        consumer.subscribe([self.topic])
+        return consumer
+
+    def _stalled(self, lag: int | None, last_message_at: float) -> bool:
+        """Partitions assigned, messages waiting (or offsets unreadable), yet nothing arrived
+        for ``stall_seconds``. librdkafka consumers have been seen to stop fetching for good
+        after a broker restart until they are re-created (librdkafka#5153); at most a batch
+        already in the database is re-delivered, which the upserts make harmless."""
+        return lag is not None and lag != 0 and \
+            time.monotonic() - last_message_at > self.stall_seconds
+
     def run(self, until_idle: bool = False, max_wait_for_assignment: float = 60.0) -> dict:
         self._install_signals()
-        consumer = self._consumer()
+        consumer = self._subscribed()
         dlq = Publisher(self.settings)
-        consumer.subscribe([self.topic])
-        started = lag_checked = time.monotonic()
+        started = lag_checked = last_message_at = time.monotonic()
         idle_since = None
         try:
             while not self.stop.is_set():
@@ -173,9 +191,9 @@ class ConsumeLoop:
                         letters.append(DeadLetter(msg.topic(), msg.partition(), msg.offset(),
                                                   msg.key(), msg.value(), str(exc)))
                         continue
-                    row["kafka_partition"], row["kafka_offset"] = msg.partition(), msg.offset()
-                    rows.append(row)
+                    rows.append((row, msg.partition(), msg.offset()))
                 if rows or letters:
+                    last_message_at = time.monotonic()
                     self._write(rows, letters)
                     if letters:
                         dead_letter.publish(dlq, self.settings, letters)
@@ -185,9 +203,20 @@ class ConsumeLoop:
                     self.dead += len(letters)
                     self.batches += 1
                     idle_since = None
-                elif until_idle:
+                elif until_idle or time.monotonic() - last_message_at > self.stall_seconds:
                     lag = self.lag = self._lag(consumer)
-                    if lag is None:
+                    if self._stalled(lag, last_message_at):
+                        logger.warning("no message for %.0fs although %s; re-creating the "
+                                       "consumer", time.monotonic() - last_message_at,
+                                       "offsets are unreadable" if lag < 0 else f"lag is {lag:,}")
+                        consumer.close()
+                        consumer = self._subscribed()
+                        self.reconnects += 1
+                        last_message_at = time.monotonic()
+                        idle_since = None
+                    elif not until_idle:
+                        last_message_at = time.monotonic()  # caught up: quiet is normal
+                    elif lag is None:
                         if time.monotonic() - started > max_wait_for_assignment:
                             raise TimeoutError(f"no partition of {self.topic!r} was assigned "
                                                f"within {max_wait_for_assignment:.0f}s")
@@ -207,4 +236,5 @@ class ConsumeLoop:
         self.progress.done(self.landed + self.dead, self._progress_note())
         return {"landed": self.landed, "dead_lettered": self.dead, "batches": self.batches,
                 "rows_per_second": round(self.progress.rate(self.landed + self.dead)),
+                "reconnects": self.reconnects,
                 "stopped_by_signal": self.stop.is_set()}
