@@ -4,6 +4,8 @@
   UTC everywhere from Settings; ``getOrCreate``, so a test session or an outer job is reused).
 * ``jdbc_url(settings, database)`` / ``jdbc_options``: ``jdbc:mysql://`` with MariaDB's driver
   class (a ``jdbc:mariadb://`` URL has no Spark dialect and quotes names with ``"``).
+* ``StageProgress``: a line on stderr for each long-running Spark stage (tasks done/total), the
+  job's progress bar; Spark's own console bar is off because it floods non-terminal logs.
 * ``read_table(spark, settings, database, table_or_query)``: a table name or a SELECT.
 * ``upsert_dataframe(df, settings, database, target_table, key_columns)``: Spark's JDBC writer
   has no upsert, so the frame goes to a staging table, then one
@@ -19,6 +21,8 @@ import logging
 import os
 import re
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,7 +92,63 @@ def get_spark(settings: Settings, app_name: str = "cryptoquant"):
     )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    StageProgress.attach(spark.sparkContext, app_name)
     return spark
+
+
+class StageProgress(threading.Thread):
+    """Reports the running Spark stages (tasks done/total, elapsed) every ``every`` seconds
+    while a stage runs longer than that: on a terminal one line rewritten in place, elsewhere
+    (Airflow task logs, CI) a plain line per report. Ends when the SparkContext stops."""
+
+    _attached: dict[int, StageProgress] = {}
+
+    def __init__(self, sc, label: str, every: float = 5.0, stream=None):
+        super().__init__(name=f"spark-progress-{label}", daemon=True)
+        self.sc, self.label, self.every = sc, label, every
+        self.stream = stream if stream is not None else sys.stderr
+        self.reports = 0
+
+    @classmethod
+    def attach(cls, sc, label: str) -> StageProgress:
+        reporter = cls._attached.get(id(sc))
+        if reporter is None or not reporter.is_alive():
+            reporter = cls._attached[id(sc)] = cls(sc, label)
+            reporter.start()
+        return reporter
+
+    def snapshot(self) -> list[str]:
+        """One "stage N (name): done/total tasks" entry per active stage."""
+        tracker = self.sc.statusTracker()
+        parts = []
+        for stage_id in sorted(tracker.getActiveStageIds()):
+            info = tracker.getStageInfo(stage_id)
+            if info is not None:
+                name = info.name.split(" at ")[0]
+                parts.append(f"stage {stage_id} ({name}): "
+                             f"{info.numCompletedTasks}/{info.numTasks} tasks")
+        return parts
+
+    def run(self) -> None:
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        busy_since = None
+        while self.sc._jsc is not None:
+            time.sleep(self.every)
+            try:
+                parts = self.snapshot()
+            except Exception:  # noqa: BLE001 - the context is stopping under us
+                return
+            if not parts:
+                if busy_since is not None and tty:
+                    print(file=self.stream, flush=True)
+                busy_since = None
+                continue
+            busy_since = busy_since or time.monotonic() - self.every
+            line = (f"spark {self.label}: {'; '.join(parts)} "
+                    f"[{time.monotonic() - busy_since:.0f}s]")
+            print(f"\r{line}   " if tty else line, end="" if tty else "\n",
+                  file=self.stream, flush=True)
+            self.reports += 1
 
 
 def jdbc_url(settings: Settings, database: str) -> str:

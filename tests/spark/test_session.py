@@ -50,3 +50,41 @@ def test_upsert_is_idempotent_and_keeps_audit_columns(settings, spark):
     assert rows == (("a", t0, 1.0, dt.datetime(2026, 1, 1)),  # unchanged: audit kept, UTC kept
                     ("b", t1, 3.0, dt.datetime(2026, 2, 1)))
     assert leftovers == ()
+
+
+@pytest.mark.spark
+def test_stage_progress_reports_a_running_stage(spark, tmp_path):
+    """While a stage runs, the reporter names it with its done/total task count."""
+    import io
+    import threading
+    import time
+
+    from spark.session import StageProgress
+
+    release = tmp_path / "release"
+
+    def wait_for_release(batches):
+        import os
+        import time as t
+
+        while not os.path.exists(str(release)):
+            t.sleep(0.05)
+        yield from batches
+
+    stream = io.StringIO()
+    reporter = StageProgress(spark.sparkContext, "probe", every=0.1, stream=stream)
+    reporter.start()
+    job = threading.Thread(target=lambda: spark.range(0, 4, numPartitions=4)
+                           .mapInPandas(wait_for_release, "id long").count())
+    job.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "spark probe: stage" not in stream.getvalue():
+            assert time.monotonic() < deadline, "no progress line while the stage ran"
+            time.sleep(0.05)
+    finally:
+        release.touch()
+        job.join(60)
+    line = stream.getvalue().splitlines()[0]
+    assert "/4 tasks" in line
+    assert reporter.reports >= 1
