@@ -8,12 +8,15 @@ silently dropped. Symbol and interval come from arguments or the file name (BTCU
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
+import itertools
 import math
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,8 +158,21 @@ def _layout(first: list[str]) -> tuple[str, bool]:
     )
 
 
-def iter_kline_rows(path: str | Path, symbol: str | None = None, interval: str | None = None):
-    """Yield (line_number, candle_dict | None, RowError | None) for every data row."""
+@dataclass
+class _Source:
+    """An opened kline file: its layout, resolved symbol/interval and numbered data rows."""
+
+    path: Path
+    layout: str
+    header: list[str]
+    symbol: str | None
+    interval: str
+    rows: Iterator[tuple[int, list[str]]]
+
+
+@contextlib.contextmanager
+def _source(path: str | Path, symbol: str | None, interval: str | None):
+    """The file as a _Source, or None when it has no rows at all."""
     path = Path(path)
     name_symbol, name_interval = symbol_interval_from_name(path)
     symbol = (symbol or name_symbol or "").upper() or None
@@ -166,6 +182,7 @@ def iter_kline_rows(path: str | Path, symbol: str | None = None, interval: str |
         try:
             first = next(reader)
         except StopIteration:
+            yield None
             return
         layout, has_header = _layout(first)
         if layout == "official":
@@ -179,34 +196,66 @@ def iter_kline_rows(path: str | Path, symbol: str | None = None, interval: str |
         if interval is None:
             raise KlineFileError(f"{path}: no interval in the file name; pass --interval")
         rows = reader if has_header else _chain_first(first, reader)
-        start_line = 2 if has_header else 1
-        parse = _parse_official if layout == "official" else _parse_ohlcv
-        for line, values in enumerate(rows, start=start_line):
-            raw = ",".join(values)
-            if not values or all(not v.strip() for v in values):
-                continue
-            if len(values) != len(header):
-                yield line, None, RowError(str(path), line,
-                                           f"expected {len(header)} fields, got {len(values)}", raw)
-                continue
-            row = dict(zip(header, values, strict=True))
-            try:
-                candle = parse(row)
-            except (ValueError, OverflowError) as exc:
-                yield line, None, RowError(str(path), line, f"unreadable value: {exc}", raw)
-                continue
-            row_symbol = symbol or row.get("ticker", "").strip().upper()
-            if not row_symbol:
-                yield line, None, RowError(str(path), line, "no symbol", raw)
-                continue
-            if candle["close_time"] is None:
-                candle["close_time"] = candle["open_time"] + pd.Timedelta(
-                    seconds=INTERVAL_SECONDS.get(interval, 0)) - pd.Timedelta(milliseconds=1)
-            reason = validate_candle(candle, interval, candle["open_time"].value // 1_000_000)
-            if reason:
-                yield line, None, RowError(str(path), line, reason, raw)
-                continue
-            yield line, {"symbol": row_symbol, "interval_code": interval, **candle}, None
+        yield _Source(path, layout, header, symbol, interval,
+                      enumerate(rows, start=2 if has_header else 1))
+
+
+def _read_row(src: _Source, line: int, values: list[str]):
+    """(line, candle, None), (line, None, RowError), or None for a blank row."""
+    path, header, symbol, interval = src.path, src.header, src.symbol, src.interval
+    raw = ",".join(values)
+    if not values or all(not v.strip() for v in values):
+        return None
+    if len(values) != len(header):
+        return line, None, RowError(str(path), line,
+                                    f"expected {len(header)} fields, got {len(values)}", raw)
+    row = dict(zip(header, values, strict=True))
+    parse = _parse_official if src.layout == "official" else _parse_ohlcv
+    try:
+        candle = parse(row)
+    except (ValueError, OverflowError) as exc:
+        return line, None, RowError(str(path), line, f"unreadable value: {exc}", raw)
+    row_symbol = symbol or row.get("ticker", "").strip().upper()
+    if not row_symbol:
+        return line, None, RowError(str(path), line, "no symbol", raw)
+    if candle["close_time"] is None:
+        candle["close_time"] = candle["open_time"] + pd.Timedelta(
+            seconds=INTERVAL_SECONDS.get(interval, 0)) - pd.Timedelta(milliseconds=1)
+    reason = validate_candle(candle, interval, candle["open_time"].value // 1_000_000)
+    if reason:
+        return line, None, RowError(str(path), line, reason, raw)
+    return line, {"symbol": row_symbol, "interval_code": interval, **candle}, None
+
+
+def iter_kline_rows(path: str | Path, symbol: str | None = None, interval: str | None = None):
+    """Yield (line_number, candle_dict | None, RowError | None) for every data row."""
+    with _source(path, symbol, interval) as src:
+        if src is None:
+            return
+        for line, values in src.rows:
+            out = _read_row(src, line, values)
+            if out is not None:
+                yield out
+
+
+def iter_kline_chunks(path: str | Path, symbol: str | None = None,
+                      interval: str | None = None, size: int = 50_000):
+    """Yield ``(columns, [])`` for each clean chunk of up to ``size`` rows (whole columns,
+    converted at once: see ``loaders/_kline_columns.py``) and ``(None, rows)`` for a chunk
+    holding anything unusual, read row by row exactly as ``iter_kline_rows`` does."""
+    from loaders._kline_columns import columns
+
+    with _source(path, symbol, interval) as src:
+        if src is None:
+            return
+        while chunk := list(itertools.islice(src.rows, size)):
+            cols = columns(src.layout, src.header, src.symbol, src.interval,
+                           [values for _, values in chunk])
+            if cols is not None:
+                yield cols, []
+            else:
+                yield None, [out for out in (_read_row(src, line, values)
+                                             for line, values in chunk) if out is not None]
 
 
 def _chain_first(first, rest):
@@ -220,13 +269,20 @@ def read_kline_csv(path: str | Path, symbol: str | None = None,
 
     open_time/close_time are naive UTC Timestamps; every number is float64, NaN where the
     layout has no such column."""
-    candles, errors = [], []
-    for _line, candle, error in iter_kline_rows(path, symbol, interval):
-        if error is not None:
-            errors.append(error)
-        else:
-            candles.append(candle)
-    df = pd.DataFrame(candles, columns=list(KLINE_COLUMNS))
+    frames, errors = [], []
+    for cols, rows in iter_kline_chunks(path, symbol, interval):
+        if cols is not None:
+            frames.append(pd.DataFrame(cols, columns=list(KLINE_COLUMNS)))
+            continue
+        candles = []
+        for _line, candle, error in rows:
+            if error is not None:
+                errors.append(error)
+            else:
+                candles.append(candle)
+        frames.append(pd.DataFrame(candles, columns=list(KLINE_COLUMNS)))
+    frames = [f for f in frames if len(f)] or [pd.DataFrame([], columns=list(KLINE_COLUMNS))]
+    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     # Numbers as float64 with NaN for the extras a layout lacks (the OHLCV layout has no quote
     # volume, trade count or taker volumes); trade_count too, so its dtype never depends on
     # the file (counts are exact in a float up to 2**53).

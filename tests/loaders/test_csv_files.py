@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cryptoquant.constants import KLINE_COLUMNS
-from loaders.csv_files import KlineFileError, read_kline_csv
+from loaders.csv_files import KlineFileError, iter_kline_chunks, iter_kline_rows, read_kline_csv
 from tests.support.sample import SAMPLE_KLINES
 
 OFFICIAL = SAMPLE_KLINES / "BTCUSDT-1h-2023-03.csv.gz"
@@ -102,3 +102,27 @@ def test_unknown_layout_and_missing_symbol_are_clear(tmp_path):
         read_kline_csv(nameless)
     df, _ = read_kline_csv(nameless, symbol="ethusdt", interval="1h")
     assert df.symbol.iloc[0] == "ETHUSDT"
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLE_KLINES.glob("*.csv.gz")), ids=lambda p: p.name)
+def test_column_reader_gives_what_the_row_reader_gives(path):
+    fast, errors = read_kline_csv(path)
+    candles = [c for _, c, e in iter_kline_rows(path) if e is None]
+    slow = pd.DataFrame(candles, columns=list(KLINE_COLUMNS))
+    for col in KLINE_COLUMNS[4:]:
+        slow[col] = slow[col].astype("float64")
+    assert errors == []
+    pd.testing.assert_frame_equal(fast, slow)
+
+
+def test_only_the_chunk_with_a_bad_row_is_read_row_by_row(tmp_path):
+    path = tmp_path / "BTCUSDT-1h-x.csv"
+    good = [f"2022-01-01 0{h}:00:00,10,11,9,10.5,100" for h in range(6)]
+    good[3] = "2022-01-01 03:00:00,10,9,11,10.5,100"  # high < low
+    path.write_text("date,open,high,low,close,volume\n" + "\n".join(good) + "\n")
+    chunks = list(iter_kline_chunks(path, size=2))
+    assert [cols is not None for cols, _ in chunks] == [True, False, True]
+    assert [(line, error.reason) for line, _, error in chunks[1][1] if error] == [
+        (5, "high 9.0 is below low 11.0")]
+    df, errors = read_kline_csv(path)
+    assert len(df) == 5 and df.open_time.is_monotonic_increasing and len(errors) == 1
