@@ -3,13 +3,23 @@ order) and a JSON value carrying a schema version, the producing source and ``in
 
 Parsing is strict: anything a consumer cannot land raises BadMessage with the reason, and the
 message goes to the dead-letter table and topic.
+
+Klines are encoded and decoded with msgspec (a typed decode is ~10x cheaper than ``json.loads``
+plus field checks). ``fast_kline`` is the fast path for a message exactly as the producers write
+it; whatever it does not accept goes through ``decode_kline``, which gives the reason (or, for the
+few shapes it tolerates and the fast path does not, the row).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import functools
 import json
 import math
+import time
+
+import msgspec
 
 from cryptoquant.constants import INTERVAL_SECONDS, MESSAGE_SCHEMA_VERSION
 from loaders.csv_files import validate_candle
@@ -23,8 +33,29 @@ class BadMessage(ValueError):
     """A message that cannot be landed; str() is the reason stored with it."""
 
 
+def _builtin(value):
+    """msgspec's hook for numpy scalars (a float64 from a DataFrame) and Decimals."""
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+# Unlike json.dumps (which wrote Infinity/NaN, refused by the consumer), a non-finite number
+# is written as null: still refused, as a missing field.
+_JSON = msgspec.json.Encoder(enc_hook=_builtin)
+
+
 def utc_now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Now in UTC, ISO with milliseconds and ``Z``; formatted once per millisecond."""
+    return _iso_of_ms(time.time_ns() // 1_000_000)
+
+
+@functools.lru_cache(maxsize=8)
+def _iso_of_ms(ms: int) -> str:
+    stamp = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=ms)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def kline_key(symbol: str, interval: str) -> bytes:
@@ -41,19 +72,15 @@ def encode_kline(candle: dict, source: str, ingested_at: str | None = None) -> b
         "interval": candle["interval_code"],
         "open_time": int(candle["open_time_ms"]),
         "close_time": int(candle["close_time_ms"]),
+        "open": candle["open"], "high": candle["high"], "low": candle["low"],
+        "close": candle["close"], "volume": candle["volume"],
     }
-    for key in KLINE_NUMBERS:
-        body[key] = candle[key]
     for key in KLINE_OPTIONAL:
         value = candle.get(key)
-        body[key] = None if value is None or _isnan(value) else value
+        body[key] = None if value is None or value != value else value  # NaN: none given
     count = candle.get("trade_count")
-    body["trade_count"] = None if count is None or _isnan(count) else int(count)
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _isnan(value) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+    body["trade_count"] = None if count is None or count != count else int(count)
+    return _JSON.encode(body)
 
 
 def _as_float(body: dict, key: str, required: bool = True) -> float | None:
@@ -154,6 +181,71 @@ def decode_kline(raw: bytes | None, known_symbols: frozenset[str] | None = None)
         **row, "trade_count": count, "source": source,
         "schema_version": body["schema_version"], "ingested_at": _ingested_at(body),
     }
+
+
+class KlineWire(msgspec.Struct):
+    """A kline message exactly as the producers write it (types only; ``fast_kline`` checks
+    the values)."""
+
+    schema_version: int
+    source: str
+    ingested_at: str
+    symbol: str
+    interval: str
+    open_time: int
+    close_time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    quote_volume: float | None = None
+    taker_buy_base_volume: float | None = None
+    taker_buy_quote_volume: float | None = None
+    trade_count: int | None = None
+
+
+_KLINE_DECODER = msgspec.json.Decoder(KlineWire)
+_MAX_MS = 253_402_300_800_000  # 10000-01-01: beyond it decode_kline decides
+
+
+def fast_kline(raw: bytes | None, known_symbols: frozenset[str] | None = None
+               ) -> tuple[KlineWire, str] | None:
+    """(message, ingested_at as naive-UTC SQL text) when the message passes every check of
+    ``decode_kline``, else None: the caller then runs ``decode_kline`` for the reason. Never
+    accepts what ``decode_kline`` refuses, and reads the same values (tests hold both to it)."""
+    if raw is None:
+        return None
+    try:
+        m = _KLINE_DECODER.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    symbol, open_ms, close_ms = m.symbol, m.open_time, m.close_time
+    step = INTERVAL_SECONDS.get(m.interval)
+    o, h, lo, c, v = m.open, m.high, m.low, m.close, m.volume
+    if not (m.schema_version == MESSAGE_SCHEMA_VERSION and step is not None
+            and 0 < len(symbol) <= 20 and symbol.isalnum() and symbol.isupper()
+            and (known_symbols is None or symbol in known_symbols)
+            and 0 <= open_ms < close_ms < _MAX_MS and open_ms % (step * 1000) == 0
+            and 0 < lo <= o <= h < math.inf and lo <= c <= h and 0 <= v < math.inf
+            and 0 < len(m.source) <= 16 and 0 < len(m.ingested_at) <= 1024
+            and (m.trade_count is None or m.trade_count >= 0)):
+        return None
+    for extra in (m.quote_volume, m.taker_buy_base_volume, m.taker_buy_quote_volume):
+        if extra is not None and not math.isfinite(extra):
+            return None
+    ingested = _ingested_at_sql(m.ingested_at)
+    if ingested is None:
+        return None
+    return m, ingested
+
+
+@functools.lru_cache(maxsize=4096)  # a producer stamps thousands of messages per millisecond
+def _ingested_at_sql(raw: str) -> str | None:
+    try:
+        return _ingested_at({"ingested_at": raw}).isoformat(sep=" ")
+    except BadMessage:
+        return None
 
 
 def encode_news(article: dict, source: str, ingested_at: str | None = None) -> bytes:

@@ -1,10 +1,27 @@
 """Where consumed messages land: one sink per staging table, each turning raw message values
-into rows (or BadMessage) and writing a batch idempotently inside the caller's transaction."""
+into rows (or BadMessage) and writing a batch idempotently inside the caller's transaction.
+
+A batch reaches ``write`` as ``(row, kafka_partition, kafka_offset)`` in consumption order
+(within a partition, offset order)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import logging
+import tempfile
+
+import pymysql
+
 from cryptoquant.config import Settings
-from loaders.messages import decode_kline, decode_news
+from loaders.messages import decode_kline, decode_news, fast_kline
+
+logger = logging.getLogger(__name__)
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_MS = dt.timedelta(milliseconds=1)
+# LOAD DATA LOCAL refused by the server (MariaDB / MySQL 8 with local_infile off).
+_LOCAL_INFILE_REFUSED = {1148, 3948}
 
 
 def _upsert_sql(table: str, columns: list[str], keys: list[str]) -> str:
@@ -14,10 +31,26 @@ def _upsert_sql(table: str, columns: list[str], keys: list[str]) -> str:
     return f"insert into {table} ({cols}) values ({marks}) on duplicate key update {updates}"
 
 
+@functools.lru_cache(maxsize=256)
+def _tsv_text(value: str) -> str:
+    """A string as a LOAD DATA field (default escapes: backslash, tab, newline)."""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def _tsv_number(value) -> str:
+    return "\\N" if value is None else repr(value)
+
+
 class KlineSink:
     """raw_klines, keyed by (symbol, interval_code, open_time). A message for a key already
     landed replaces its values: the later message wins, so a corrected candle (same key,
-    new values) updates the row and a plain re-delivery rewrites identical values."""
+    new values) updates the row and a plain re-delivery rewrites identical values.
+
+    A batch is reduced to the last message per key (batch order; for one series that is offset
+    order, as Kafka keeps a key in one partition), bulk-loaded with ``LOAD DATA LOCAL INFILE``
+    into a session temporary table and upserted into raw_klines with one ``INSERT ... SELECT
+    ... ON DUPLICATE KEY UPDATE``. Where the server refuses LOAD DATA LOCAL, the temporary
+    table is filled with a multi-row insert instead (slower, same result)."""
 
     table = "raw_klines"
     columns = ["symbol", "interval_code", "open_time", "close_time", "open", "high", "low",
@@ -25,17 +58,95 @@ class KlineSink:
                "taker_buy_quote_volume", "source", "schema_version", "ingested_at",
                "kafka_partition", "kafka_offset"]
     keys = ["symbol", "interval_code", "open_time"]
+    batch_table = "cq_batch_klines"
+    # The batch table holds open/close time as epoch milliseconds; the rest as in raw_klines.
+    _batch_ddl = (
+        "create temporary table if not exists cq_batch_klines ("
+        "symbol varchar(20) not null, interval_code varchar(8) not null, "
+        "open_ms bigint not null, close_ms bigint not null, open decimal(28, 10) not null, "
+        "high decimal(28, 10) not null, low decimal(28, 10) not null, "
+        "close decimal(28, 10) not null, volume decimal(36, 10) not null, "
+        "quote_volume decimal(36, 10) null, trade_count bigint null, "
+        "taker_buy_base_volume decimal(36, 10) null, taker_buy_quote_volume decimal(36, 10) null, "
+        "source varchar(16) not null, schema_version smallint not null, "
+        "ingested_at datetime(3) not null, kafka_partition int null, kafka_offset bigint null"
+        ") engine = InnoDB")
+    _batch_columns = ["symbol", "interval_code", "open_ms", "close_ms", *columns[4:]]
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, bulk: bool = True):
         self.known_symbols = frozenset(settings.symbol_list)
         self.sql = _upsert_sql(self.table, self.columns, self.keys)
+        self.bulk = bulk  # LOAD DATA LOCAL; False after the server refused it once
+        epoch = "timestamp'1970-01-01 00:00:00'"
+        selected = ["symbol", "interval_code", f"{epoch} + interval open_ms * 1000 microsecond",
+                    f"{epoch} + interval close_ms * 1000 microsecond", *self.columns[4:]]
+        updates = ", ".join(f"`{c}` = values(`{c}`)" for c in self.columns
+                            if c not in self.keys)
+        self.merge_sql = (
+            f"insert into {self.table} ({', '.join(f'`{c}`' for c in self.columns)}) "
+            f"select {', '.join(selected)} from {self.batch_table} "
+            f"on duplicate key update {updates}")
+        self.insert_batch_sql = (
+            f"insert into {self.batch_table} ({', '.join(self._batch_columns)}) "
+            f"values ({', '.join(['%s'] * len(self._batch_columns))})")
 
-    def decode(self, raw: bytes | None) -> dict:
-        return decode_kline(raw, self.known_symbols)
+    def decode(self, raw: bytes | None) -> tuple:
+        """The row as a tuple in ``_batch_columns`` order without the Kafka position, or
+        BadMessage."""
+        fast = fast_kline(raw, self.known_symbols)
+        if fast is not None:
+            m, ingested_at = fast
+            return (m.symbol, m.interval, m.open_time, m.close_time, m.open, m.high, m.low,
+                    m.close, m.volume, m.quote_volume, m.trade_count, m.taker_buy_base_volume,
+                    m.taker_buy_quote_volume, m.source, m.schema_version, ingested_at)
+        row = decode_kline(raw, self.known_symbols)  # the reason, or a shape only it accepts
+        return (row["symbol"], row["interval_code"], (row["open_time"] - _EPOCH) // _MS,
+                (row["close_time"] - _EPOCH) // _MS, row["open"], row["high"], row["low"],
+                row["close"], row["volume"], row["quote_volume"], row["trade_count"],
+                row["taker_buy_base_volume"], row["taker_buy_quote_volume"], row["source"],
+                int(row["schema_version"]), row["ingested_at"].isoformat(sep=" "))
 
-    def write(self, cur, rows: list[dict]) -> None:
-        if rows:
-            cur.executemany(self.sql, [tuple(r[c] for c in self.columns) for r in rows])
+    @staticmethod
+    def latest(rows: list[tuple]) -> list[tuple]:
+        """One entry per key, the last in batch order, as ``row + (partition, offset)``."""
+        last = {}
+        for row, partition, offset in rows:
+            last[row[:3]] = (*row, partition, offset)
+        return list(last.values())
+
+    def write(self, cur, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        batch = self.latest(rows)
+        cur.execute(self._batch_ddl)
+        cur.execute(f"delete from {self.batch_table}")
+        if self.bulk:
+            try:
+                self._load(cur, batch)
+            except (pymysql.err.OperationalError, pymysql.err.ProgrammingError,
+                    pymysql.err.InternalError, pymysql.err.NotSupportedError) as exc:
+                if exc.args[0] not in _LOCAL_INFILE_REFUSED:
+                    raise
+                logger.warning("LOAD DATA LOCAL refused by the server (%s); landing klines "
+                               "with multi-row inserts", exc.args[-1])
+                self.bulk = False
+        if not self.bulk:
+            cur.executemany(self.insert_batch_sql, batch)
+        cur.execute(self.merge_sql)
+
+    def _load(self, cur, batch: list[tuple]) -> None:
+        text, num = _tsv_text, _tsv_number
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", prefix="cq-klines-",
+                                         suffix=".tsv") as fh:
+            fh.writelines(
+                f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]!r}\t{r[5]!r}\t{r[6]!r}\t{r[7]!r}\t{r[8]!r}"
+                f"\t{num(r[9])}\t{num(r[10])}\t{num(r[11])}\t{num(r[12])}\t{text(r[13])}"
+                f"\t{r[14]}\t{r[15]}\t{r[16]}\t{r[17]}\n" for r in batch)
+            fh.flush()
+            cur.execute(
+                f"load data local infile %s into table {self.batch_table} character set utf8mb4 "
+                "fields terminated by '\\t' escaped by '\\\\' lines terminated by '\\n' "
+                f"({', '.join(self._batch_columns)})", (fh.name,))
 
 
 class NewsSink:
@@ -52,6 +163,6 @@ class NewsSink:
     def decode(self, raw: bytes | None) -> dict:
         return decode_news(raw)
 
-    def write(self, cur, rows: list[dict]) -> None:
+    def write(self, cur, rows: list[tuple]) -> None:
         if rows:
-            cur.executemany(self.sql, [tuple(r[c] for c in self.columns) for r in rows])
+            cur.executemany(self.sql, [tuple(r[c] for c in self.columns) for r, _, _ in rows])

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pandas as pd
+import pytest
 
 from cryptoquant.config import PROJECT_ROOT
 from loaders.messages import encode_kline, kline_key
@@ -129,3 +130,19 @@ def test_sigterm_stops_cleanly_without_partial_batches(fresh):
     # every batch is all-or-nothing: rows landed are whole batches of 1000 (or the tail)
     landed = count(fresh, "select count(*) from raw_klines")
     assert landed == summary["landed"]
+
+
+def test_one_batch_with_two_versions_of_a_candle_and_a_bad_message(fresh):
+    topic, key = fresh.kafka_topic_klines, kline_key("BTCUSDT", "1h")
+    with Publisher(fresh) as pub:
+        pub.publish(topic, key, encode_kline(dict(CANDLE, close=16530.0), "replay"))
+        pub.publish(topic, key, MALFORMED[0][0])
+        pub.publish(topic, key, encode_kline(dict(CANDLE, close=16531.5), "backfill"))
+    summary = drain_klines(fresh, progress=False, idle_seconds=0.5)
+    assert (summary["batches"], summary["landed"], summary["dead_lettered"]) == (1, 2, 1)
+    assert rows(fresh, "select close, source, kafka_offset from raw_klines") == [
+        (pytest.approx(16531.5), "backfill", 2)]
+    assert rows(fresh, "select kafka_offset, reason from dead_letter") == [(1, "not JSON: "
+                                                                           "Expecting value: "
+                                                                           "line 1 column 1 "
+                                                                           "(char 0)")]

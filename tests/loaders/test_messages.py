@@ -5,8 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from loaders.messages import BadMessage, decode_kline, decode_news, encode_kline, kline_key
+from loaders.messages import (
+    BadMessage,
+    decode_kline,
+    decode_news,
+    encode_kline,
+    fast_kline,
+    kline_key,
+)
 
 CANDLE = {"symbol": "BTCUSDT", "interval_code": "1h", "open_time_ms": 1672531200000,
           "close_time_ms": 1672534799999, "open": 16541.77, "high": 16545.7, "low": 16508.39,
@@ -72,3 +81,67 @@ def test_news_needs_a_sha256_id():
             "published_at": "2024-01-01T00:00:00"}
     with pytest.raises(BadMessage, match="sha256"):
         decode_news(json.dumps(body).encode())
+
+
+# The fast path (msgspec, typed) must agree with decode_kline: never accept what it refuses,
+# and read the same values from what both accept.
+
+def test_fast_path_reads_what_decode_kline_reads():
+    raw = encode_kline(CANDLE, "replay")
+    fast, ingested_at = fast_kline(raw, KNOWN)
+    row = decode_kline(raw, KNOWN)
+    assert ingested_at == row["ingested_at"].isoformat(sep=" ")
+    for key in ("open", "high", "low", "close", "volume", "quote_volume", "trade_count",
+                "taker_buy_base_volume", "taker_buy_quote_volume", "source", "symbol"):
+        assert getattr(fast, key) == row[key], key
+    assert fast.open_time == CANDLE["open_time_ms"] and fast.interval == row["interval_code"]
+
+
+@pytest.mark.parametrize(("raw", "reason"), MALFORMED)
+def test_fast_path_refuses_every_malformed_message(raw, reason):
+    assert fast_kline(raw, KNOWN) is None
+
+
+@pytest.mark.parametrize("change", [
+    {"open": "16541.77"},                 # a number as a string
+    {"open_time": 1672531200000.0},       # integral float milliseconds
+    {"ingested_at": "2024-01-01T01:00:00+01:00"},
+    {"trade_count": ...},                 # optional field absent
+    {"quote_volume": None},
+])
+def test_shapes_only_decode_kline_accepts_are_still_landed(change):
+    raw = _msg(**change)
+    row = decode_kline(raw, KNOWN)  # accepted, so the fast path must agree or step aside
+    fast = fast_kline(raw, KNOWN)
+    if fast is not None:
+        assert fast[0].open == row["open"] and fast[1] == row["ingested_at"].isoformat(sep=" ")
+
+
+finite = st.floats(min_value=1e-8, max_value=1e12, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(o=finite, h=finite, lo=finite, c=finite, v=st.floats(allow_nan=True),
+       q=st.one_of(st.none(), st.floats()), count=st.one_of(st.none(), st.integers(-5, 10**12)),
+       shift=st.integers(-10**13, 10**13))
+def test_fast_and_full_decoders_agree(o, h, lo, c, v, q, count, shift):
+    body = json.loads(encode_kline(CANDLE, "replay"))
+    body.update(open=o, high=h, low=lo, close=c, volume=v, quote_volume=q, trade_count=count,
+                open_time=CANDLE["open_time_ms"] + shift,
+                close_time=CANDLE["open_time_ms"] + shift + 3_599_999)
+    raw = json.dumps(body).encode()  # json writes NaN/Infinity, which only json.loads reads
+    fast = fast_kline(raw, KNOWN)
+    try:
+        row = decode_kline(raw, KNOWN)
+    except BadMessage:
+        assert fast is None
+        return
+    except OverflowError:  # decode_kline's datetime limit; the fast path leaves it to it
+        assert fast is None
+        return
+    if fast is not None:
+        m, ingested_at = fast
+        assert (m.open, m.high, m.low, m.close, m.volume, m.quote_volume, m.trade_count) == (
+            row["open"], row["high"], row["low"], row["close"], row["volume"],
+            row["quote_volume"], row["trade_count"])
+        assert m.open_time == body["open_time"] and ingested_at == str(row["ingested_at"])

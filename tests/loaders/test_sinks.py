@@ -1,0 +1,111 @@
+"""KlineSink against the real database: a batch reduced to the last message per key, the
+bulk load and its multi-row fallback landing the same rows, text fields escaped."""
+
+from __future__ import annotations
+
+import json
+
+import pymysql
+import pytest
+
+from cryptoquant import db
+from loaders.messages import BadMessage, encode_kline
+from loaders.sinks import KlineSink
+from tests.loaders.conftest import rows
+from tests.loaders.test_messages import CANDLE
+
+HOUR = 3_600_000
+COLUMNS = ("symbol, interval_code, open_time, close_time, open, high, low, close, volume, "
+           "quote_volume, trade_count, taker_buy_base_volume, taker_buy_quote_volume, source, "
+           "schema_version, ingested_at, kafka_partition, kafka_offset")
+
+
+def candle(hour: int = 0, **changes) -> dict:
+    return dict(CANDLE, open_time_ms=CANDLE["open_time_ms"] + hour * HOUR,
+                close_time_ms=CANDLE["close_time_ms"] + hour * HOUR, **changes)
+
+
+def write(settings, sink: KlineSink, batch: list[tuple]) -> None:
+    with db.staging(settings) as conn:
+        with conn.cursor() as cur:
+            sink.write(cur, batch)
+        conn.commit()
+
+
+def landed(settings) -> list[tuple]:
+    return rows(settings, f"select {COLUMNS} from raw_klines order by open_time")
+
+
+def test_later_message_in_one_batch_wins(fresh):
+    sink = KlineSink(fresh)
+    first = sink.decode(encode_kline(candle(close=16530.0), "replay"))
+    other = sink.decode(encode_kline(candle(1), "replay"))
+    second = sink.decode(encode_kline(candle(close=16531.5, high=16600.0), "backfill"))
+    write(fresh, sink, [(first, 0, 10), (other, 0, 11), (second, 0, 12)])
+    got = landed(fresh)
+    assert len(got) == 2
+    assert float(got[0][7]) == 16531.5 and float(got[0][5]) == 16600.0
+    assert got[0][13] == "backfill" and got[0][-1] == 12
+    # the batch again, then the first version alone: later messages keep winning
+    write(fresh, sink, [(first, 0, 10), (other, 0, 11), (second, 0, 12)])
+    write(fresh, sink, [(first, 0, 13)])
+    got = landed(fresh)
+    assert len(got) == 2 and float(got[0][7]) == 16530.0 and got[0][-1] == 13
+
+
+def test_bulk_load_and_multi_row_fallback_land_identical_rows(make_settings):
+    odd = [candle(0), candle(1, quote_volume=None, trade_count=None,
+                            taker_buy_base_volume=float("nan")),
+           candle(2, open=0.00001234, low=0.00001, high=1e-4, close=5e-5, volume=0.0)]
+    results = []
+    for bulk in (True, False):
+        s = make_settings("sk")
+        sink = KlineSink(s, bulk=bulk)
+        batch = [(sink.decode(encode_kline(c, "re\tpl\\ay", "2024-01-01T00:00:00.123Z")), 1, i)
+                 for i, c in enumerate(odd)]
+        write(s, sink, batch)
+        results.append(landed(s))
+    assert results[0] == results[1]
+    first = results[0][0]
+    assert first[2].isoformat() == "2023-01-01T00:00:00"
+    assert first[3].isoformat() == "2023-01-01T00:59:59.999000"
+    assert str(first[4]) == "16541.7700000000" and str(first[9]) == "72146293.5867229000"
+    assert first[13] == "re\tpl\\ay" and first[15].isoformat() == "2024-01-01T00:00:00.123000"
+    assert results[0][1][9:12] == (None, None, None)
+    assert str(results[0][2][4]) == "0.0000123400"
+
+
+def test_messages_only_the_full_decoder_accepts_land_like_the_others(fresh):
+    sink = KlineSink(fresh)
+    plain = json.loads(encode_kline(candle(), "replay", "2024-01-01T00:00:00Z"))
+    tolerated = dict(plain, open=str(plain["open"]), open_time=float(plain["open_time"]),
+                     ingested_at="2024-01-01T01:00:00+01:00")
+    assert sink.decode(json.dumps(tolerated).encode()) == sink.decode(json.dumps(plain).encode())
+    with pytest.raises(BadMessage, match="unknown symbol"):
+        sink.decode(json.dumps(dict(plain, symbol="DOGEUSDT")).encode())
+
+
+class RefusingCursor:
+    """A cursor whose server refuses LOAD DATA LOCAL, as MySQL 8 does by default."""
+
+    def __init__(self, cur):
+        self.cur = cur
+
+    def execute(self, sql, args=None):
+        if sql.startswith("load data local"):
+            raise pymysql.err.OperationalError(1148, "The used command is not allowed")
+        return self.cur.execute(sql, args)
+
+    def executemany(self, sql, args):
+        return self.cur.executemany(sql, args)
+
+
+def test_refused_bulk_load_falls_back_to_inserts(fresh, caplog):
+    sink = KlineSink(fresh)
+    batch = [(sink.decode(encode_kline(candle(h), "replay")), 0, h) for h in range(3)]
+    with db.staging(fresh) as conn:
+        with conn.cursor() as cur:
+            sink.write(RefusingCursor(cur), batch)
+        conn.commit()
+    assert sink.bulk is False and "LOAD DATA LOCAL refused" in caplog.text
+    assert len(landed(fresh)) == 3
