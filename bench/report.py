@@ -3,6 +3,7 @@ section of docs/benchmarks.md without touching the others."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import platform
 import re
@@ -71,3 +72,75 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+class PeakRss:
+    """Context manager: the peak total resident memory of a process tree while the block runs.
+
+    A thread samples every ``interval`` seconds the RSS of ``pid`` (default: this process) plus
+    all its descendants alive at that moment (a Spark JVM, a dbt subprocess; ``children=False``:
+    the process alone), and keeps the highest sum. RSS of pages shared between processes is counted once per process, so the sum
+    can overstate a little; a child living shorter than one interval can be missed.
+
+        with PeakRss() as mem:
+            job()
+        mem.peak_mb
+    """
+
+    def __init__(self, pid: int | None = None, interval: float = 0.2, children: bool = True):
+        import os
+
+        self.pid = pid or os.getpid()
+        self.interval = interval
+        self.children = children
+        self.peak_bytes = 0
+        self._stop = None
+        self._thread = None
+
+    def sample(self) -> int:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *(root.children(recursive=True) if self.children else [])]
+        except (psutil.NoSuchProcess, ValueError):  # ended, or no such pid (-1)
+            return 0
+        total = 0
+        for p in procs:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                total += p.memory_info().rss
+        self.peak_bytes = max(self.peak_bytes, total)
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> PeakRss:
+        import threading
+
+        self._stop = threading.Event()
+        self.sample()
+        self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_bytes / 2**20
+
+
+def mariadb_pid() -> int | None:
+    """PID of the local stack's MariaDB server (its pid file under the stack dir), if running."""
+    from cryptoquant.config import load_settings
+
+    path = load_settings().stack_path / "mariadb" / "mariadbd.pid"
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
