@@ -59,18 +59,21 @@ class KlineSink:
                "kafka_partition", "kafka_offset"]
     keys = ["symbol", "interval_code", "open_time"]
     batch_table = "cq_batch_klines"
-    # The batch table holds open/close time as epoch milliseconds; the rest as in raw_klines.
+    # The batch table holds open/close time as epoch milliseconds and the numbers and
+    # ingested_at as text: LOAD DATA LOCAL treats every error as a warning (IGNORE), so the
+    # conversions happen in the INSERT ... SELECT, where strict mode refuses what does not fit
+    # (an out-of-range price fails the batch, as the row-by-row insert did) instead of
+    # storing a clamped value.
     _batch_ddl = (
         "create temporary table if not exists cq_batch_klines ("
         "symbol varchar(20) not null, interval_code varchar(8) not null, "
-        "open_ms bigint not null, close_ms bigint not null, open decimal(28, 10) not null, "
-        "high decimal(28, 10) not null, low decimal(28, 10) not null, "
-        "close decimal(28, 10) not null, volume decimal(36, 10) not null, "
-        "quote_volume decimal(36, 10) null, trade_count bigint null, "
-        "taker_buy_base_volume decimal(36, 10) null, taker_buy_quote_volume decimal(36, 10) null, "
-        "source varchar(16) not null, schema_version smallint not null, "
-        "ingested_at datetime(3) not null, kafka_partition int null, kafka_offset bigint null"
-        ") engine = InnoDB")
+        "open_ms bigint not null, close_ms bigint not null, open varchar(32) not null, "
+        "high varchar(32) not null, low varchar(32) not null, close varchar(32) not null, "
+        "volume varchar(32) not null, quote_volume varchar(32) null, "
+        "trade_count varchar(32) null, taker_buy_base_volume varchar(32) null, "
+        "taker_buy_quote_volume varchar(32) null, source varchar(16) not null, "
+        "schema_version smallint not null, ingested_at varchar(32) not null, "
+        "kafka_partition int null, kafka_offset bigint null) engine = InnoDB")
     _batch_columns = ["symbol", "interval_code", "open_ms", "close_ms", *columns[4:]]
 
     def __init__(self, settings: Settings, bulk: bool = True):
@@ -130,8 +133,9 @@ class KlineSink:
                 logger.warning("LOAD DATA LOCAL refused by the server (%s); landing klines "
                                "with multi-row inserts", exc.args[-1])
                 self.bulk = False
-        if not self.bulk:
-            cur.executemany(self.insert_batch_sql, batch)
+        if not self.bulk:  # numbers as the same text LOAD DATA gets
+            cur.executemany(self.insert_batch_sql, [
+                tuple(repr(v) if isinstance(v, float) else v for v in r) for r in batch])
         cur.execute(self.merge_sql)
 
     def _load(self, cur, batch: list[tuple]) -> None:

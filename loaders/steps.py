@@ -39,6 +39,9 @@ def replay_files(settings: Settings, files: list[Path], symbol: str | None = Non
 
 
 def drain_klines(settings: Settings, progress: bool = True, **kwargs) -> dict:
+    # A drain reads a backlog: batches fill at once, and waiting the consumer's default second
+    # for more messages only delays the last, partial batch.
+    kwargs.setdefault("batch_seconds", 0.2)
     loop = ConsumeLoop(settings, KlineSink(settings), settings.kafka_topic_klines,
                        KLINES_GROUP, progress=progress, **kwargs)
     return loop.run(until_idle=True)

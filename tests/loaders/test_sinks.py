@@ -109,3 +109,16 @@ def test_refused_bulk_load_falls_back_to_inserts(fresh, caplog):
         conn.commit()
     assert sink.bulk is False and "LOAD DATA LOCAL refused" in caplog.text
     assert len(landed(fresh)) == 3
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_price_too_large_for_the_column_fails_the_batch_instead_of_being_clamped(fresh, bulk):
+    sink = KlineSink(fresh, bulk=bulk)
+    huge = candle(0, open=2e18, high=3e18, low=1e18, close=2e18)
+    batch = [(sink.decode(encode_kline(candle(1), "replay")), 0, 0),
+             (sink.decode(encode_kline(huge, "replay")), 0, 1)]
+    with db.staging(fresh) as conn:
+        with conn.cursor() as cur, pytest.raises(pymysql.err.MySQLError, match="Out of range"):
+            sink.write(cur, batch)
+        conn.rollback()
+    assert landed(fresh) == []
