@@ -63,17 +63,26 @@ class KlineSink:
     # ingested_at as text: LOAD DATA LOCAL treats every error as a warning (IGNORE), so the
     # conversions happen in the INSERT ... SELECT, where strict mode refuses what does not fit
     # (an out-of-range price fails the batch, as the row-by-row insert did) instead of
-    # storing a clamped value.
+    # storing a clamped value. MEMORY, not InnoDB: a quarter less time per batch measured,
+    # and the table is emptied before each batch anyway; ~0.5 kB a row, so the session's
+    # max_heap_table_size is raised to hold the largest batch the CLI allows (100,000).
     _batch_ddl = (
         "create temporary table if not exists cq_batch_klines ("
         "symbol varchar(20) not null, interval_code varchar(8) not null, "
-        "open_ms bigint not null, close_ms bigint not null, open varchar(32) not null, "
-        "high varchar(32) not null, low varchar(32) not null, close varchar(32) not null, "
-        "volume varchar(32) not null, quote_volume varchar(32) null, "
-        "trade_count varchar(32) null, taker_buy_base_volume varchar(32) null, "
-        "taker_buy_quote_volume varchar(32) null, source varchar(16) not null, "
-        "schema_version smallint not null, ingested_at varchar(32) not null, "
-        "kafka_partition int null, kafka_offset bigint null) engine = InnoDB")
+        "open_ms bigint not null, close_ms bigint not null, "
+        "open varchar(32) character set latin1 not null, "
+        "high varchar(32) character set latin1 not null, "
+        "low varchar(32) character set latin1 not null, "
+        "close varchar(32) character set latin1 not null, "
+        "volume varchar(32) character set latin1 not null, "
+        "quote_volume varchar(32) character set latin1 null, "
+        "trade_count varchar(32) character set latin1 null, "
+        "taker_buy_base_volume varchar(32) character set latin1 null, "
+        "taker_buy_quote_volume varchar(32) character set latin1 null, "
+        "source varchar(16) not null, schema_version smallint not null, "
+        "ingested_at varchar(32) character set latin1 not null, "
+        "kafka_partition int null, kafka_offset bigint null) engine = MEMORY")
+    _heap_sql = "set session max_heap_table_size = greatest(@@max_heap_table_size, 268435456)"
     _batch_columns = ["symbol", "interval_code", "open_ms", "close_ms", *columns[4:]]
 
     def __init__(self, settings: Settings, bulk: bool = True):
@@ -121,6 +130,7 @@ class KlineSink:
         if not rows:
             return
         batch = self.latest(rows)
+        cur.execute(self._heap_sql)
         cur.execute(self._batch_ddl)
         cur.execute(f"delete from {self.batch_table}")
         if self.bulk:

@@ -122,3 +122,12 @@ def test_a_price_too_large_for_the_column_fails_the_batch_instead_of_being_clamp
             sink.write(cur, batch)
         conn.rollback()
     assert landed(fresh) == []
+
+
+def test_the_largest_batch_the_cli_allows_fits_the_memory_batch_table(fresh):
+    sink = KlineSink(fresh)
+    one = sink.decode(encode_kline(candle(), "replay"))
+    batch = [((one[0], one[1], one[2] + h * HOUR, one[3] + h * HOUR, *one[4:]), 0, h)
+             for h in range(100_000)]
+    write(fresh, sink, batch)
+    assert rows(fresh, "select count(*) from raw_klines") == [(100_000,)]
