@@ -131,3 +131,14 @@ def test_the_largest_batch_the_cli_allows_fits_the_memory_batch_table(fresh):
              for h in range(100_000)]
     write(fresh, sink, batch)
     assert rows(fresh, "select count(*) from raw_klines") == [(100_000,)]
+
+
+def test_a_batch_mixing_new_and_landed_candles_updates_and_inserts(fresh):
+    sink = KlineSink(fresh)
+    write(fresh, sink, [(sink.decode(encode_kline(candle(0), "replay")), 0, 0)])
+    mixed = [(sink.decode(encode_kline(candle(0, close=16540.0), "backfill")), 0, 1),
+             (sink.decode(encode_kline(candle(1), "replay")), 0, 2)]
+    write(fresh, sink, mixed)  # LOAD DATA straight in would skip hour 0: it must not
+    got = landed(fresh)
+    assert [(float(r[7]), r[13], r[-1]) for r in got] == [(16540.0, "backfill", 1),
+                                                          (16529.67, "replay", 2)]
