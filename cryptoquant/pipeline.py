@@ -128,3 +128,36 @@ def pipeline_steps() -> None:
     """List the steps in the order they run."""
     for i, step in enumerate(STEPS, 1):
         click.echo(f"{i}. {step.name:18} {step.description}")
+
+
+@pipeline.command("live")
+@click.option("--consume/--no-consume", default=True, show_default=True,
+              help="Run the kline consumer in this process (off: `cryptoquant consume klines` "
+                   "runs elsewhere).")
+@click.option("--ingest", is_flag=True,
+              help="Also run the WebSocket producer (`cryptoquant ingest live`) in this process.")
+@click.option("--poll-seconds", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
+              help="How often to look for newly landed candles.")
+@click.option("--max-rounds", type=click.IntRange(min=1),
+              help="Stop after this many refresh rounds (default: run until Ctrl-C).")
+@click.option("--catch-up/--no-catch-up", default=True, show_default=True,
+              help="Run one round at start for whatever landed before.")
+@click.pass_obj
+def pipeline_live(settings: Settings, consume: bool, ingest: bool, poll_seconds: float,
+                  max_rounds: int | None, catch_up: bool) -> None:
+    """Keep the prediction fresh: whenever new candles land in staging, run fact_kline,
+    the Spark indicators (incremental, warm session) and the dbt models up to fact_prediction."""
+    import signal
+
+    from cryptoquant.live import LiveRefresh
+
+    live = LiveRefresh(settings, consume=consume, ingest=ingest, poll_seconds=poll_seconds,
+                       echo=click.echo)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: live.stop.set())
+    parts = ["consumer" if consume else None, "WebSocket producer" if ingest else None]
+    click.echo(f"live refresh: {' + '.join(p for p in parts if p) or 'refresh only'}; "
+               f"polling staging every {poll_seconds}s (Ctrl-C stops)")
+    with live:
+        rounds = live.run(max_rounds=max_rounds, catch_up=catch_up)
+    click.echo(f"live refresh stopped after {len(rounds)} round(s)")
