@@ -16,6 +16,9 @@ logger = logging.getLogger(__name__)
 
 KLINES_GROUP = "cryptoquant-klines"
 NEWS_GROUP = "cryptoquant-news"
+# A drain reads a backlog: batches fill at once, and waiting the consumer's default second for
+# more messages would only delay the last, partial batch.
+DRAIN_BATCH_SECONDS = 0.2
 
 
 def sample_kline_files(settings: Settings) -> list[Path]:
@@ -39,9 +42,7 @@ def replay_files(settings: Settings, files: list[Path], symbol: str | None = Non
 
 
 def drain_klines(settings: Settings, progress: bool = True, **kwargs) -> dict:
-    # A drain reads a backlog: batches fill at once, and waiting the consumer's default second
-    # for more messages only delays the last, partial batch.
-    kwargs.setdefault("batch_seconds", 0.2)
+    kwargs.setdefault("batch_seconds", DRAIN_BATCH_SECONDS)
     loop = ConsumeLoop(settings, KlineSink(settings), settings.kafka_topic_klines,
                        KLINES_GROUP, progress=progress, **kwargs)
     return loop.run(until_idle=True)

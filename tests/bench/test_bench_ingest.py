@@ -1,0 +1,27 @@
+"""bench_ingest's report states the goal honestly from the figures it is given."""
+
+from __future__ import annotations
+
+from bench.bench_ingest import report
+
+
+def run(landed_s: float, **extra) -> dict:
+    return {"published": 100_000, "produce_s": 0.5, "consume_s": landed_s - 0.5,
+            "landed_s": landed_s, "step_s": landed_s + 4, "batches": 20, "load": 3.5,
+            "peak_rss_mib": 250.0, **extra}
+
+
+def test_goal_met_only_when_rate_and_ratio_both_are():
+    fast = report(100_000, [run(1.5), run(1.6), run(1.7)], [150_000.0] * 3)
+    assert "**met**" in fast and "What remains" not in fast
+    slow_ratio = report(100_000, [run(1.5)] * 3, [400_000.0] * 3)  # 66,667/s but 17%
+    assert "**not met**" in slow_ratio and "ratio < 25%" in slow_ratio
+    slow_rate = report(100_000, [run(4.0)] * 3, [60_000.0] * 3)  # 25,000/s, 42%
+    assert "**not met**" in slow_rate and "rate < 50,000" in slow_rate
+    assert "What remains" in slow_rate and "3.50 s" in slow_rate
+
+
+def test_memory_and_load_are_reported():
+    text = report(100_000, [run(2.0, peak_rss_mib=240.0, load=2.0),
+                            run(2.0, peak_rss_mib=260.0, load=4.5)], [100_000.0] * 2)
+    assert "median 250 MiB (max 260 MiB)" in text and "2.0–4.5" in text
