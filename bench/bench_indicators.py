@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import talib
 
-from bench.report import median, table, timed_runs, write_section
+from bench.report import PeakRss, median, table, timed_runs, write_section
 from cryptoquant.config import PROJECT_ROOT, load_settings
 from spark.indicators import load_config_csv
 from spark.indicators.compute import vwap_daily
@@ -127,7 +127,7 @@ def main() -> None:
     t0 = time.perf_counter()
     spark = get_spark(settings, "bench-indicators")
     startup = time.perf_counter() - t0
-    rows = []
+    rows, memory = [], []
     for label, candles in (("sample (3 real 1h series)", sample_candles()),
                            (None, None)):
         if candles is None:
@@ -138,23 +138,30 @@ def main() -> None:
         candles.assign(interval_code=interval).to_parquet(
             path, index=False, coerce_timestamps="us", allow_truncated_timestamps=False)
         n = len(candles)
-        direct = bench_direct(candles, args.runs)
+        with PeakRss() as mem_direct:
+            direct = bench_direct(candles, args.runs)
         del candles
-        wide = bench_spark(spark, path, args.runs, long=False)
-        long = bench_spark(spark, path, args.runs, long=True)
+        with PeakRss() as mem_wide:
+            wide = bench_spark(spark, path, args.runs, long=False)
+        with PeakRss() as mem_long:
+            long = bench_spark(spark, path, args.runs, long=True)
         ratio = long / direct
         rows.append([label, f"{n:,}", f"{direct:.2f}", f"{n / direct:,.0f}",
                      f"{wide:.2f}", f"{n / wide:,.0f}", f"{wide / direct:.1f}x",
                      f"{long:.2f}", f"{n / long:,.0f}", f"{long / direct:.1f}x"])
+        memory.append([label, f"{mem_direct.peak_mb:,.0f}", f"{mem_wide.peak_mb:,.0f}",
+                       f"{mem_long.peak_mb:,.0f}"])
         print(rows[-1], flush=True)
     db_line = ""
     if not args.skip_db:
-        seconds, written = bench_db_job(settings, spark, max(1, args.runs - 1))
+        with PeakRss() as mem_db:
+            seconds, written = bench_db_job(settings, spark, max(1, args.runs - 1))
         n = len(sample_candles())
         db_line = (f"\nWhole job against MariaDB at the sample size (`run_indicators`, full "
                    f"refresh: JDBC read, compute, staging-table upsert of {written:,} values): "
                    f"{seconds:.1f} s, {n / seconds:,.0f} candles/s (median of "
-                   f"{max(1, args.runs - 1)}; Spark start-up excluded).\n")
+                   f"{max(1, args.runs - 1)}; Spark start-up excluded); peak RSS of the "
+                   f"process tree {mem_db.peak_mb:,.0f} MiB (MariaDB server not included).\n")
     spark.stop()
     body = (
         "Spark indicator job (`spark/indicators`) against TA-Lib called directly in one "
@@ -175,6 +182,14 @@ def main() -> None:
                     "Python worker and back, and Spark's grouping shuffle; TA-Lib itself is the "
                     "same work on both sides.\n")
         + db_line
+        + "\nPeak resident memory (MiB) of the benchmark's process tree while each side ran "
+        "(the Python driver plus its children: the Spark JVM and its Python workers; sampled "
+        "every 0.2 s by `bench.report.PeakRss`). The JVM keeps the heap it has grown, so a "
+        "Spark figure includes what earlier runs in the same session left allocated, and "
+        "the driver's own Python, which may still hold what the direct run freed (up to the "
+        "direct figure); the direct figure is the one Python process holding the candles.\n\n"
+        + table(["data", "direct TA-Lib", "Spark wide", "Spark long"], memory)
+        + "\n"
         + f"\nLoad average when the run ended: {os.getloadavg()[0]:.1f} on "
         f"{os.cpu_count()} cores (other jobs shared the machine). Regenerate: `python -m "
         "bench.bench_indicators`."
