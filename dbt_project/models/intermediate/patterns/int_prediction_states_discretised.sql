@@ -103,24 +103,26 @@ news_inputs as (
 
 ),
 
+-- Each input source joined to the bins on its own, then unioned: joining the union instead
+-- makes MariaDB 10.11 materialise it and look it up by input_code per bin row (56 s for 72k
+-- candles against 2.5 s this way).
 binned as (
 
+    {%- for source in ['indicator_inputs', 'score_inputs', 'news_inputs'] %}
     select
         inputs.prediction_id,
         bins.item_key,
         concat(bins.item_key, '=', bins.item_value) as item
-    from (
-        select * from indicator_inputs
-        union all
-        select * from score_inputs
-        union all
-        select * from news_inputs
-    ) as inputs
+    from {{ source }} as inputs
     inner join bins
         on bins.input_code = inputs.input_code
         and (bins.lower_bound is null or inputs.input_value >= bins.lower_bound)
         and (bins.upper_bound is null or inputs.input_value < bins.upper_bound)
     where inputs.input_value is not null
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 
 ),
 

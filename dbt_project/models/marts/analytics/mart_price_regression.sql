@@ -18,14 +18,27 @@ intervals as (
 
 ),
 
+-- The series' first candle by a grouped join: MariaDB 10.11 evaluates a whole-partition
+-- `min() over (partition by ...)` row by row over the partition (quadratic: 71 s for 72k
+-- candles, hours at 1.5M), a group by once.
+series_start as (
+
+    select symbol_id, interval_id, min(open_time) as first_open_time
+    from klines
+    group by symbol_id, interval_id
+
+),
+
 timed as (
 
     select
         klines.*,
-        timestampdiff(second,
-            min(klines.open_time) over (partition by klines.symbol_id, klines.interval_id),
-            klines.open_time) / intervals.interval_seconds as x
+        timestampdiff(second, series_start.first_open_time, klines.open_time)
+            / intervals.interval_seconds as x
     from klines
+    inner join series_start
+        on klines.symbol_id = series_start.symbol_id
+        and klines.interval_id = series_start.interval_id
     inner join intervals
         on klines.interval_id = intervals.interval_id
 
