@@ -5,11 +5,13 @@ Writes the "FP-Growth" section of docs/benchmarks.md. Run: .venv/bin/python -m b
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 from mlxtend.frequent_patterns import fpgrowth
 from mlxtend.preprocessing import TransactionEncoder
 
-from bench.report import median, table, timed_runs, write_section
+from bench.report import PeakRss, median, table, timed_runs, write_section
 from cryptoquant.config import load_settings
 from spark.fpgrowth.mining import baskets, frequent_itemsets
 from spark.session import get_spark
@@ -37,19 +39,29 @@ def main() -> None:
         def run_mlxtend(onehot=onehot, counts=counts):
             counts["mlxtend"] = len(fpgrowth(onehot, min_support=MIN_SUPPORT))
 
-        spark_s = median(timed_runs(run_spark, runs=3, warmup=1))
-        mlx_s = median(timed_runs(run_mlxtend, runs=3))
+        with PeakRss() as mem_spark:
+            spark_s = median(timed_runs(run_spark, runs=3, warmup=1))
+        with PeakRss(children=False) as mem_mlx:
+            mlx_s = median(timed_runs(run_mlxtend, runs=3))
         assert counts["spark"] == counts["mlxtend"], counts
         rows.append([f"{n:,}", counts["spark"], f"{spark_s:.2f}", f"{mlx_s:.2f}",
-                     f"{spark_s / mlx_s:.1f}x"])
+                     f"{spark_s / mlx_s:.1f}x", f"{mem_spark.peak_mb:,.0f}",
+                     f"{mem_mlx.peak_mb:,.0f}"])
         basket_df.unpersist()
     body = (
         f"Frequent itemsets of synthetic closed trades (7 items each), min support {MIN_SUPPORT}; "
         "Spark ML FPGrowth (local[2], data cached, one warm-up run) vs mlxtend fpgrowth on a "
         "one-hot frame (encoding not timed). Both find the same itemsets.\n\n"
-        + table(["trades", "itemsets", "Spark s", "mlxtend s", "Spark / mlxtend"], rows)
-        + "\n\nAt this size Spark's per-job overhead dominates; it is used for the pipeline's "
-        "scale-out path (same code on a cluster), not for speed on one machine."
+        + table(["trades", "itemsets", "Spark s", "mlxtend s", "Spark / mlxtend",
+                 "Spark peak RSS MiB", "mlxtend peak RSS MiB"], rows)
+        + "\n\nPeak RSS, sampled every 0.2 s by `bench.report.PeakRss`: Spark = the whole "
+        "process tree (Python driver + Spark JVM + Python workers; the JVM keeps the heap it "
+        "has grown, so the second size includes what the first left); mlxtend = the Python "
+        "process alone (the idle JVM not counted). Both include the driver's own Python "
+        "(pandas, pyspark, the transactions).\n\n"
+        "At this size Spark's per-job overhead dominates; it is used for the pipeline's "
+        "scale-out path (same code on a cluster), not for speed on one machine. "
+        f"Load average when the run ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
     )
     print(write_section("FP-Growth", body))
 
