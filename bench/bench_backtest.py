@@ -11,12 +11,13 @@ separately from its evaluation. The two results are compared trade by trade befo
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import uuid
 
 import numpy as np
 
-from bench.report import median, table, timed_runs, write_section
+from bench.report import PeakRss, mariadb_pid, median, table, timed_runs, write_section
 from cryptoquant import db
 from cryptoquant.config import load_settings
 from cryptoquant.dbt import run_dbt
@@ -180,8 +181,12 @@ def main() -> None:
         mismatches = compare(settings, evaluate_all(inputs))
         trades = sum(len(i[1]) for i in inputs)
         candles = sum(len(i[0]) for i in inputs)
-        dbt_s = median(timed_runs(lambda: run_dbt(settings, dbt_args, capture=True), args.runs))
-        np_s = median(timed_runs(lambda: evaluate_all(inputs), args.runs))
+        server_pid = mariadb_pid()
+        with PeakRss() as mem_dbt, PeakRss(server_pid or -1) as mem_server:
+            dbt_s = median(timed_runs(lambda: run_dbt(settings, dbt_args, capture=True),
+                                      args.runs))
+        with PeakRss(children=False) as mem_np:
+            np_s = median(timed_runs(lambda: evaluate_all(inputs), args.runs))
         body = (
             "The dbt backtest (`dbt run` of int_backtest_candles_numbered, "
             "int_backtest_trades_entered, int_backtest_trade_candles and fact_prediction_result "
@@ -191,13 +196,23 @@ def main() -> None:
             f"candle. Median of {args.runs} runs. The two agree trade by trade before timing "
             f"(mismatches: {mismatches}).\n\n"
             + table(["candles", "trades", "dbt s", "dbt trades/s", "numpy s (+ read s)",
-                     "numpy trades/s", "dbt / numpy"],
+                     "numpy trades/s", "dbt / numpy", "dbt peak RSS MiB (+ MariaDB)",
+                     "numpy peak RSS MiB"],
                     [[f"{candles:,}", f"{trades:,}", f"{dbt_s:.2f}", f"{trades / dbt_s:,.0f}",
                       f"{np_s:.2f} (+{read_s:.2f})", f"{trades / np_s:,.0f}",
-                      f"{dbt_s / np_s:.1f}x"]])
+                      f"{dbt_s / np_s:.1f}x",
+                      f"{mem_dbt.peak_mb:,.0f} (+{mem_server.peak_mb:,.0f})",
+                      f"{mem_np.peak_mb:,.0f}"]])
+            + "\n\nPeak RSS (sampled every 0.2 s by `bench.report.PeakRss`): dbt = this "
+            "benchmark's process tree during the dbt runs (its Python, holding the numpy "
+            "inputs, plus the dbt subprocess); the SQL itself runs in the MariaDB server, "
+            "shown in brackets: the shared server's whole resident size over the same time "
+            "(buffer pool and other users' sessions included, not this job's share). numpy = "
+            "the Python process alone during the evaluation."
             + "\n\nThe SQL side materialises every trade's 24-candle window (one row per trade "
             "and candle, indexed) so that the outcome stays inspectable and re-evaluated on each "
-            "build; numpy holds the same windows as an in-memory matrix. Regenerate: "
+            "build; numpy holds the same windows as an in-memory matrix. Load average when "
+            f"the run ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. Regenerate: "
             "`python -m bench.bench_backtest`.")
         print(body)
         write_section("Backtest", body)
