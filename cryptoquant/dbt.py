@@ -52,26 +52,40 @@ def run_dbt(settings: Settings, args: list[str], capture: bool = False) -> str:
     return proc.stdout or ""
 
 
-def build_selector(settings: Settings, tag: str, exclude: str | None = None) -> dict:
+# The pipeline's dbt stages: step name -> (tag, exclude).
+STAGES = {
+    "dbt_base": ("base", None),
+    "dbt_marts": ("marts", "tag:base"),  # the base stage is built by dbt_base
+    "dbt_patterns": ("patterns", None),
+}
+
+
+def stage_args(step: str) -> list[str]:
+    """The `dbt build` arguments of one pipeline stage (also used by bench.bench_dbt)."""
+    tag, exclude = STAGES[step]
     # "buildable": a test runs in the stage where all its parents exist (a relationships test
     # from fact_indicator to dim_symbol runs with fact_indicator, not before it).
     args = ["build", "--select", f"tag:{tag}", "--indirect-selection", "buildable"]
     if exclude:
         args += ["--exclude", exclude]
-    run_dbt(settings, args)
-    return {"dbt_select": f"tag:{tag}"}
+    return args
+
+
+def build_stage(settings: Settings, step: str) -> dict:
+    run_dbt(settings, stage_args(step))
+    return {"dbt_select": f"tag:{STAGES[step][0]}"}
 
 
 def build_base(settings: Settings) -> dict:
-    return build_selector(settings, "base")
+    return build_stage(settings, "dbt_base")
 
 
 def build_marts(settings: Settings) -> dict:
-    return build_selector(settings, "marts", exclude="tag:base")  # built by dbt_base
+    return build_stage(settings, "dbt_marts")
 
 
 def build_patterns(settings: Settings) -> dict:
-    return build_selector(settings, "patterns")
+    return build_stage(settings, "dbt_patterns")
 
 
 @click.command("dbt", context_settings={"ignore_unknown_options": True,
