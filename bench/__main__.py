@@ -4,7 +4,8 @@ of docs/benchmarks.md."""
 import importlib
 import sys
 
-BENCHMARKS = ["bench_ingest", "bench_indicators", "bench_backtest", "bench_fpgrowth", "bench_api"]
+BENCHMARKS = ["bench_ingest", "bench_indicators", "bench_backtest", "bench_fpgrowth", "bench_api",
+              "bench_dbt"]
 
 if __name__ == "__main__":
     failed = []
