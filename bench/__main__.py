@@ -5,7 +5,7 @@ import importlib
 import sys
 
 BENCHMARKS = ["bench_ingest", "bench_indicators", "bench_backtest", "bench_fpgrowth", "bench_api",
-              "bench_dbt"]
+              "bench_freshness", "bench_dbt"]
 
 if __name__ == "__main__":
     failed = []
