@@ -55,18 +55,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, threads: int, cache_seconds: float) -> subprocess.Popen:
+def start_server(port: int, threads: int, cache_seconds: float, env: dict | None = None,
+                 log_path: Path | None = None, wait_seconds: float = 30) -> subprocess.Popen:
+    """`cryptoquant serve` in its own process, returned once /api/symbols answers. ``env``
+    adds settings (CQ_*) to this process's environment."""
     exe = Path(sys.executable).with_name("cryptoquant")
     # The server's log goes to a file: an unread pipe fills up under load (waitress logs
     # its queue depth) and blocks the server.
-    log = tempfile.NamedTemporaryFile("w+", prefix="bench-api-", suffix=".log",  # noqa: SIM115
-                                      delete=False)  # open for the server's lifetime
+    if log_path is None:
+        log_path = Path(tempfile.mkstemp(prefix="bench-api-", suffix=".log")[1])
+    log = log_path.open("w")  # open for the server's lifetime
     proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--threads", str(threads), "--cache-seconds", str(cache_seconds)],
                             cwd=PROJECT_ROOT,
-                            env={**os.environ, "CQ_LOG_LEVEL": "WARNING"},
+                            env={**os.environ, **(env or {}), "CQ_LOG_LEVEL": "WARNING"},
                             stdout=subprocess.DEVNULL, stderr=log, text=True)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         try:
             if requests.get(f"http://127.0.0.1:{port}/api/symbols", timeout=2).ok:
@@ -74,9 +78,9 @@ def start_server(port: int, threads: int, cache_seconds: float) -> subprocess.Po
         except requests.ConnectionError:
             time.sleep(0.2)
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {Path(log.name).read_text()[-2000:]}")
+            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
     proc.terminate()
-    raise RuntimeError("server did not answer within 30 s")
+    raise RuntimeError(f"server did not answer within {wait_seconds:.0f} s")
 
 
 def run_load(base: str, urls: dict[str, str], clients: int, total: int):

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from bench.bench_api import free_port
+from bench.bench_api import free_port, start_server
 from bench.report import table, write_section
 from cryptoquant import db
 from cryptoquant.config import PROJECT_ROOT, Settings, load_settings
@@ -93,26 +93,6 @@ def history_files(folder: Path, first_held) -> None:
         with gzip.open(folder / "klines" / src.name, "wt") as fh:
             fh.write("\n".join(kept) + "\n")
     (folder / "news").symlink_to(PROJECT_ROOT / "data" / "sample" / "news")
-
-
-def start_server(s: Settings, port: int, cache_seconds: float, log: Path) -> subprocess.Popen:
-    exe = Path(sys.executable).with_name("cryptoquant")
-    env = {**os.environ, **s.as_env(), "CQ_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--threads", "4", "--cache-seconds", str(cache_seconds)],
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=log.open("w"))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/api/symbols", timeout=2).ok:
-                return proc
-        except requests.ConnectionError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
-    proc.terminate()
-    raise RuntimeError("server did not answer within 60 s")
 
 
 def db_clock_offset(s: Settings) -> float:
@@ -216,7 +196,8 @@ def run(args) -> dict:
             with LoopbackExchange(candles, now_ms=closes[0][0]["open_time_ms"] + 1) as ex:
                 s2 = s.replace(binance_api_url=ex.rest_url, binance_ws_url=ex.ws_url)
                 port = free_port()
-                server = start_server(s2, port, args.cache_seconds, tmp / "serve.log")
+                server = start_server(port, 4, args.cache_seconds, env=s2.as_env(),
+                                      log_path=tmp / "serve.log", wait_seconds=60)
                 api = f"http://127.0.0.1:{port}"
                 live = LiveRefresh(s2, consume=True, ingest=True, echo=print,
                                    source_kwargs={"now_ms": lambda: ex.now_ms})
