@@ -67,6 +67,9 @@ def check_pyspark_install() -> None:
 def get_spark(settings: Settings, app_name: str = "cryptoquant"):
     """The SparkSession for a job (created once; ``getOrCreate`` reuses a running one)."""
     check_pyspark_install()
+    # py4j logs every gateway connection it closes at INFO, also from __del__ at interpreter
+    # exit, when the log stream may be closed already ("--- Logging error ---").
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
