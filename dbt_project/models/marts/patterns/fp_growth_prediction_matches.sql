@@ -103,11 +103,7 @@ prediction_masks as (
     -- states.item = item finds the rows through the item index; the bytes decide
     select
         states.prediction_id,
-        {%- for word in range(mask_words) %}
-        bit_or(if(rule_item_bits.bit_no div {{ word_bits }} = {{ word }},
-                  1 << (rule_item_bits.bit_no mod {{ word_bits }}), 0)) as mask_{{ word }}
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
+        {{ bit_mask_columns('rule_item_bits.bit_no', mask_words, word_bits) }}
     from rule_item_bits
     inner join states
         on states.item = rule_item_bits.item
@@ -121,11 +117,7 @@ rule_masks as (
     -- only rules whose every element is a string with a bit inside the mask
     select
         antecedent_elements.lift_rank,
-        {%- for word in range(mask_words) %}
-        bit_or(if(rule_item_bits.bit_no div {{ word_bits }} = {{ word }},
-                  1 << (rule_item_bits.bit_no mod {{ word_bits }}), 0)) as mask_{{ word }}
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
+        {{ bit_mask_columns('rule_item_bits.bit_no', mask_words, word_bits) }}
     from antecedent_elements
     left join rule_item_bits on rule_item_bits.item_bytes = antecedent_elements.item_bytes
     group by antecedent_elements.lift_rank
