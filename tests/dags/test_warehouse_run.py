@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import json
 import re
 import subprocess
 
@@ -124,3 +125,36 @@ def test_dags_test_leaves_the_same_warehouse_as_run_pipeline(slice_pair, dbt_tar
     expected, actual = warehouse_state(by_pipeline), warehouse_state(by_airflow)
     assert expected["warehouse"]["fact_kline"][0] >= 3000
     assert actual == expected
+
+
+def _rows(settings, sql: str) -> list[dict]:
+    with db.warehouse(settings, dict_rows=True) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return list(cur.fetchall())
+
+
+def test_rule_matches_equal_plain_set_containment(slice_pair):
+    """fp_growth_prediction_matches (bit masks in SQL) against the definition: a significant
+    rule matches a prediction when every antecedent item is one of the prediction's items; the
+    best is the highest lift (then lowest q_value, then rule_id)."""
+    s = slice_pair[0]
+    tables = {r["table_name"] for r in _rows(
+        s, "select table_name from information_schema.tables where table_schema = database()")}
+    if "fp_growth_prediction_matches" not in tables:  # run alone, without the test above
+        run_pipeline(s, only=WAREHOUSE_STEPS, echo=lambda _: None)
+    items: dict[str, set[str]] = {}
+    for r in _rows(s, "select prediction_id, item from int_prediction_states_discretised"):
+        items.setdefault(r["prediction_id"], set()).add(r["item"])
+    rules = sorted(_rows(s, "select rule_id, antecedent, lift, q_value "
+                            "from fp_growth_win_rules where is_significant"),
+                   key=lambda r: (-r["lift"], r["q_value"], r["rule_id"]))
+    expected = {}
+    for prediction_id, have in items.items():
+        matched = [r["rule_id"] for r in rules if set(json.loads(r["antecedent"])) <= have]
+        expected[prediction_id] = (len(matched), matched[0] if matched else None)
+    actual = {r["prediction_id"]: (r["matched_rule_count"], r["best_rule_id"]) for r in _rows(
+        s, "select prediction_id, matched_rule_count, best_rule_id "
+           "from fp_growth_prediction_matches")}
+    assert rules and sum(n for n, _ in expected.values()) > 0, "nothing to compare"
+    assert {k: v for k, v in actual.items() if k in expected} == expected
+    assert all(v == (0, None) for k, v in actual.items() if k not in expected)
