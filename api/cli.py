@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Waitress worker threads.")
 @click.option("--cache-seconds", default=10.0, show_default=True, type=click.FloatRange(0, 3600),
-              help="Keep successful API answers this long in memory (0: off).")
+              help="Keep successful API answers this long in memory (0: off); a pipeline step or live "
+                   "round finishing clears them sooner (checked every second).")
 @click.pass_obj
 def serve(settings: Settings, host: str | None, port: int | None, threads: int,
           cache_seconds: float) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
 from api import create_app
 from cryptoquant import db
+from cryptoquant.pipeline import record_run
 
 
 def test_cached_answer_survives_a_warehouse_change_until_it_expires(api_settings):
@@ -29,3 +33,32 @@ def test_cached_answer_survives_a_warehouse_change_until_it_expires(api_settings
 def test_cache_off_with_zero_seconds(api_settings):
     client = create_app({"CQ_SETTINGS": api_settings, "RESPONSE_CACHE_SECONDS": 0}).test_client()
     assert "X-Cache" not in client.get("/api/symbols").headers
+
+
+def test_a_finished_pipeline_step_clears_the_cache(api_settings):
+    """A refresh recorded in pipeline_runs ends the cached answers at once (not after the TTL),
+    so a live round's prediction is served as soon as it is made."""
+    app = create_app({"CQ_SETTINGS": api_settings, "RESPONSE_CACHE_SECONDS": 3600,
+                      "RESPONSE_CACHE_CHECK_SECONDS": 0})
+    client = app.test_client()
+    url = "/api/klines?symbol=BTCUSDT&limit=1"
+    assert client.get(url).headers["X-Cache"] == "miss"
+    assert client.get(url).headers["X-Cache"] == "hit"
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    record_run(api_settings, f"cache-test-{uuid.uuid4().hex[:8]}", "live_refresh", "running", "",
+               started)
+    assert client.get(url).headers["X-Cache"] == "hit"  # still running: nothing changed yet
+    record_run(api_settings, f"cache-test-{uuid.uuid4().hex[:8]}", "live_refresh", "success", "{}",
+               started)
+    assert client.get(url).headers["X-Cache"] == "miss"
+    assert client.get(url).headers["X-Cache"] == "hit"
+
+
+def test_cache_keeps_serving_when_pipeline_runs_is_unreadable(api_settings):
+    """No staging table to probe: the answers still come from memory until their TTL."""
+    settings = api_settings.replace(mysql_staging_database="cq_no_such_staging_db")
+    client = create_app({"CQ_SETTINGS": settings, "RESPONSE_CACHE_SECONDS": 3600,
+                         "RESPONSE_CACHE_CHECK_SECONDS": 0}).test_client()
+    url = "/api/klines?symbol=BTCUSDT&limit=1"
+    assert client.get(url).headers["X-Cache"] == "miss"
+    assert client.get(url).headers["X-Cache"] == "hit"
