@@ -83,6 +83,46 @@ def encode_kline(candle: dict, source: str, ingested_at: str | None = None) -> b
     return _JSON.encode(body)
 
 
+_COLUMN_MESSAGE = (b',"symbol":%b,"interval":%b,"open_time":%b,"close_time":%b,"open":%b,'
+                   b'"high":%b,"low":%b,"close":%b,"volume":%b,"quote_volume":%b,'
+                   b'"taker_buy_base_volume":%b,"taker_buy_quote_volume":%b,"trade_count":%b}')
+
+
+def _json_texts(values: list) -> list[bytes]:
+    """Each number (or None) of a list as its JSON text, from one encoder call: a list of
+    numbers and nulls has no comma but its separators."""
+    return _JSON.encode(values)[1:-1].split(b",") if values else []
+
+
+def _json_strings(values: list[str]) -> list[bytes]:
+    encoded = {v: _JSON.encode(v) for v in set(values)}  # a chunk has one or a few symbols
+    return [encoded[v] for v in values]
+
+
+def encode_kline_columns(cols: dict, source: str, ingested_at: str | None = None) -> list[bytes]:
+    """The messages of a clean chunk of candles given as columns (``iter_kline_chunks``: times
+    as datetime64[ns], numbers float64 with NaN for none), byte for byte what ``encode_kline``
+    writes for each candle, at a third of the cost: each column is converted to JSON text in
+    one call, and a row is one bytes format. One ``ingested_at`` stamps the whole chunk."""
+    import numpy as np
+
+    head = _JSON.encode({"schema_version": MESSAGE_SCHEMA_VERSION, "source": source,
+                         "ingested_at": ingested_at or utc_now_iso()})[:-1]
+    template = head + _COLUMN_MESSAGE
+    counts = cols["trade_count"]
+    missing = np.isnan(counts)
+    trade_counts = _json_texts(np.where(missing, 0, counts).astype(np.int64).tolist())
+    if missing.any():
+        trade_counts = [b"null" if m else t for m, t in zip(missing.tolist(), trade_counts,
+                                                              strict=True)]
+    return [template % r for r in zip(
+        _json_strings(cols["symbol"].tolist()), _json_strings(cols["interval_code"].tolist()),
+        *(_json_texts((cols[k].astype(np.int64) // 1_000_000).tolist())
+          for k in ("open_time", "close_time")),
+        *(_json_texts(cols[k].tolist()) for k in (*KLINE_NUMBERS, *KLINE_OPTIONAL)),
+        trade_counts, strict=True)]
+
+
 def _as_float(body: dict, key: str, required: bool = True) -> float | None:
     value = body.get(key)
     if value is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import zipfile
 
 import pandas as pd
@@ -10,6 +11,8 @@ import pytest
 
 from cryptoquant.constants import KLINE_COLUMNS
 from loaders.csv_files import KlineFileError, iter_kline_chunks, iter_kline_rows, read_kline_csv
+from loaders.messages import encode_kline, encode_kline_columns
+from loaders.sources.replay import candles_of_columns
 from tests.support.sample import SAMPLE_KLINES
 
 OFFICIAL = SAMPLE_KLINES / "BTCUSDT-1h-2023-03.csv.gz"
@@ -126,3 +129,26 @@ def test_only_the_chunk_with_a_bad_row_is_read_row_by_row(tmp_path):
         (5, "high 9.0 is below low 11.0")]
     df, errors = read_kline_csv(path)
     assert len(df) == 5 and df.open_time.is_monotonic_increasing and len(errors) == 1
+
+
+@pytest.mark.parametrize("path", [OFFICIAL, OHLCV], ids=lambda p: p.name)
+def test_column_wise_messages_are_byte_for_byte_the_per_candle_ones(path):
+    """Both layouts: trade counts given (official) and all missing (OHLCV, null)."""
+    stamp = "2024-05-06T07:08:09.123Z"
+    (cols, _), = list(iter_kline_chunks(path))
+    per_candle = [encode_kline(c, "replay", stamp) for c in candles_of_columns(cols)]
+    assert encode_kline_columns(cols, "replay", stamp) == per_candle
+    assert len(per_candle) == len(cols["open"]) > 700
+
+
+def test_column_wise_messages_with_some_trade_counts_missing():
+    (cols, _), = list(iter_kline_chunks(OFFICIAL, size=10_000))
+    cols = {k: v[:5].copy() for k, v in cols.items()}
+    cols["trade_count"][[1, 3]] = float("nan")
+    cols["quote_volume"][2] = float("nan")
+    stamp = "2024-05-06T07:08:09.123Z"
+    out = encode_kline_columns(cols, "replay", stamp)
+    assert out == [encode_kline(c, "replay", stamp) for c in candles_of_columns(cols)]
+    assert [json.loads(m)["trade_count"] is None for m in out] == [False, True, False, True,
+                                                                   False]
+    assert json.loads(out[2])["quote_volume"] is None
