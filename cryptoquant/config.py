@@ -80,6 +80,9 @@ class Settings:
     api_host: str = _setting("127.0.0.1", "Dashboard/API bind address.")
     api_port: int = _setting(8050, "Dashboard/API port.")
     log_level: str = _setting("INFO", "Log level (DEBUG, INFO, WARNING, ERROR).")
+    writer_lock_wait_seconds: int = _setting(
+        3600, "How long a pipeline step or live round waits for another writer of the same "
+              "warehouse to finish before failing.")
 
     # ---- derived values -------------------------------------------------------------------
     def path(self, value: str) -> Path:

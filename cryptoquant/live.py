@@ -39,6 +39,7 @@ from cryptoquant.config import Settings
 from cryptoquant.constants import INTERVAL_SECONDS
 from cryptoquant.dbt import run_dbt
 from cryptoquant.pipeline import record_run
+from cryptoquant.writer_lock import warehouse_writer
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +209,8 @@ class LiveRefresh:
         record_run(self.settings, f"{self.run_id}-r{r.number}", "live_refresh", "running", "",
                    started_at)
         try:
-            self._run_steps(r)
+            with warehouse_writer(self.settings, f"live refresh round {r.number}"):
+                self._run_steps(r)
         except Exception as exc:
             record_run(self.settings, f"{self.run_id}-r{r.number}", "live_refresh", "failed",
                        f"{type(exc).__name__}: {exc}", started_at)

@@ -26,6 +26,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cryptoquant import writer_lock
 from cryptoquant.config import PROJECT_ROOT, Settings, get_settings
 from cryptoquant.pipeline import STEPS, Step
 
@@ -206,7 +207,9 @@ def dbt_task_group(s: Step, tag: str, settings: Settings, exclude: list[str]):
             dbt_executable_path=cfg["dbt_executable_path"],
             invocation_mode=InvocationMode.SUBPROCESS,
         ),
-        operator_args={"install_deps": False, "append_env": True},
+        # each dbt task holds the warehouse writer lock while it runs (cryptoquant.writer_lock)
+        operator_args={"install_deps": False, "append_env": True,
+                       **writer_lock.airflow_hooks(get_settings)},
         default_args=default_args(),
         tooltip=s.description,
     )

@@ -28,6 +28,10 @@ class Step:
     name: str
     target: str
     description: str
+    # Steps that build warehouse tables (dbt, Spark) run one at a time per warehouse, against
+    # each other and against live refresh rounds (cryptoquant.writer_lock); landing steps only
+    # upsert staging and may run beside them.
+    writes_warehouse: bool = True
 
     def load(self) -> Callable:
         module_name, attr = self.target.split(":")
@@ -36,11 +40,14 @@ class Step:
 
 STEPS: tuple[Step, ...] = (
     Step("ingest_klines", "loaders.steps:ingest_sample_klines",
-         "Replay the configured kline files through Kafka and drain them into staging."),
+         "Replay the configured kline files through Kafka and drain them into staging.",
+         writes_warehouse=False),
     Step("ingest_news", "loaders.steps:ingest_sample_news",
-         "Publish the bundled news dataset to Kafka and drain it into staging."),
+         "Publish the bundled news dataset to Kafka and drain it into staging.",
+         writes_warehouse=False),
     Step("news_sentiment", "loaders.news_sentiment:run_step",
-         "Score landed articles (VADER + crypto lexicon) and tag coins and topics."),
+         "Score landed articles (VADER + crypto lexicon) and tag coins and topics.",
+         writes_warehouse=False),
     Step("dbt_base", "cryptoquant.dbt:build_base",
          "dbt seeds, staging, dimensions and fact_kline (selector: tag:base)."),
     Step("spark_indicators", "spark.indicators.job:run_step",
@@ -74,12 +81,23 @@ def record_run(settings: Settings, run_id: str, step: str, status: str, detail: 
         conn.commit()
 
 
+def _writer(settings: Settings, step: Step, run_id: str):
+    from contextlib import nullcontext
+
+    from cryptoquant.writer_lock import warehouse_writer
+
+    if not step.writes_warehouse:
+        return nullcontext()
+    return warehouse_writer(settings, f"step {step.name} of run {run_id}")
+
+
 def run_step(settings: Settings, step: Step, run_id: str) -> dict:
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     record_run(settings, run_id, step.name, "running", "", started)
     t0 = time.monotonic()
     try:
-        summary = step.load()(settings) or {}
+        with _writer(settings, step, run_id):
+            summary = step.load()(settings) or {}
     except Exception as exc:
         record_run(settings, run_id, step.name, "failed", f"{type(exc).__name__}: {exc}", started)
         raise

@@ -95,6 +95,9 @@ def test_dbt_steps_are_cosmos_groups_of_the_manifest_nodes(dagbag, dbt_target):
                 assert str(t.profile_config.profiles_yml_filepath) == str(
                     PROJECT_ROOT / "profiles.yml")
                 assert t.env["CQ_MYSQL_WAREHOUSE_DATABASE"]
+                # each dbt task holds the warehouse writer lock (cryptoquant.writer_lock)
+                assert t._pre_execute_hook.__module__ == "cryptoquant.writer_lock"
+                assert t._post_execute_hook.__module__ == "cryptoquant.writer_lock"
                 checked += 1
     assert checked > 0
 
