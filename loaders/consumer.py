@@ -110,6 +110,40 @@ class ConsumeLoop:
             return -1
         return total
 
+    def _decode(self, values: list[bytes | None]) -> list:
+        """Each message's row, or the BadMessage refusing it: the sink's batch decoder when it
+        has one (klines), else its decoder message by message."""
+        if hasattr(self.sink, "decode_batch"):
+            return self.sink.decode_batch(values)
+        out = []
+        for value in values:
+            try:
+                out.append(self.sink.decode(value))
+            except BadMessage as exc:
+                out.append(exc)
+        return out
+
+    def _batch_wanted(self, consumer: Consumer) -> int:
+        """How many messages to wait for: ``batch_size``, or fewer when the last fetch
+        responses say fewer are waiting. ``consume`` returns once it has that many or after
+        ``batch_seconds``, so the last, partial batch of a backlog is taken as soon as it has
+        arrived instead of after ``batch_seconds`` (0.2 s of a 1.5 s drain here). Only the
+        batch boundaries move; local calls only (cached watermarks, positions)."""
+        assignment = consumer.assignment()
+        if not assignment:
+            return self.batch_size
+        waiting = 0
+        for tp in consumer.position(assignment):
+            low, high = consumer.get_watermark_offsets(tp, cached=True)
+            if low < 0 or high < 0:  # no fetch response yet for this partition
+                return self.batch_size
+            # Nothing consumed from it yet: from its start, at most an over-estimate (the
+            # committed offset is later), which only means waiting as before.
+            waiting += max(high - (tp.offset if tp.offset >= 0 else low), 0)
+            if waiting >= self.batch_size:
+                return self.batch_size
+        return waiting or self.batch_size
+
     def _write(self, rows: list[tuple], letters: list[DeadLetter]) -> None:
         """One transaction for the batch's rows and dead letters, on a connection kept open
         between batches (opening one per batch cost ~30 ms here); any failure closes it,
@@ -190,22 +224,22 @@ class ConsumeLoop:
         idle_since = None
         try:
             while not self.stop.is_set():
-                messages = consumer.consume(num_messages=self.batch_size,
+                messages = consumer.consume(num_messages=self._batch_wanted(consumer),
                                             timeout=self.batch_seconds)
-                rows, letters = [], []
+                rows, letters, good = [], [], []
                 for msg in messages:
                     if msg.error():
                         if msg.error().fatal():
                             raise KafkaException(msg.error())
                         logger.warning("consumer error: %s", msg.error())
                         continue
-                    try:
-                        row = self.sink.decode(msg.value())
-                    except BadMessage as exc:
+                    good.append(msg)
+                for msg, row in zip(good, self._decode([m.value() for m in good]), strict=True):
+                    if isinstance(row, BadMessage):
                         letters.append(DeadLetter(msg.topic(), msg.partition(), msg.offset(),
-                                                  msg.key(), msg.value(), str(exc)))
-                        continue
-                    rows.append((row, msg.partition(), msg.offset()))
+                                                  msg.key(), msg.value(), str(row)))
+                    else:
+                        rows.append((row, msg.partition(), msg.offset()))
                 if rows or letters:
                     last_message_at = time.monotonic()
                     self._write(rows, letters)

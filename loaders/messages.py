@@ -188,7 +188,10 @@ def _ingested_at(body: dict) -> dt.datetime:
 
 
 def _ms_to_datetime(ms: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms)
+    try:
+        return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms)
+    except OverflowError:  # a poison message must be dead-lettered, not stop the consumer
+        raise BadMessage(f"epoch milliseconds {ms} out of range") from None
 
 
 def decode_kline(raw: bytes | None, known_symbols: frozenset[str] | None = None) -> dict:
@@ -278,6 +281,86 @@ def fast_kline(raw: bytes | None, known_symbols: frozenset[str] | None = None
     if ingested is None:
         return None
     return m, ingested
+
+
+def fast_klines(raws: list[bytes | None], known_symbols: frozenset[str] | None = None
+                ) -> list[tuple | None]:
+    """``fast_kline`` for a batch: per message, the row as ``(symbol, interval, open_time,
+    close_time, open, high, low, close, volume, quote_volume, trade_count,
+    taker_buy_base_volume, taker_buy_quote_volume, source, schema_version, ingested_at as
+    naive-UTC SQL text)`` when it passes every check of ``decode_kline``, else None (the
+    caller runs ``decode_kline`` for the reason).
+
+    Each message is still decoded by itself (joining a batch into one JSON array would let a
+    malformed message pair up with its neighbour), but the checks run once per column over
+    the batch, and once per distinct value for the strings (a batch has a few symbols and
+    stamps), instead of once per message: the same checks as ``fast_kline`` (tests hold the
+    two to the same answers)."""
+    import numpy as np
+
+    out: list[tuple | None] = [None] * len(raws)
+    where, ms = [], []
+    decode = _KLINE_DECODER.decode
+    for i, raw in enumerate(raws):
+        if raw is not None:
+            try:
+                ms.append(decode(raw))
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                continue
+            where.append(i)
+    if not ms:
+        return out
+    symbols = [m.symbol for m in ms]
+    intervals = [m.interval for m in ms]
+    sources = [m.source for m in ms]
+    stamps = [m.ingested_at for m in ms]
+    versions = [m.schema_version for m in ms]
+    opens, closes = [m.open_time for m in ms], [m.close_time for m in ms]
+    numbers = [[m.open for m in ms], [m.high for m in ms], [m.low for m in ms],
+               [m.close for m in ms], [m.volume for m in ms]]
+    extras = [[m.quote_volume for m in ms], [m.taker_buy_base_volume for m in ms],
+              [m.taker_buy_quote_volume for m in ms]]
+    counts = [m.trade_count for m in ms]
+    symbol_ok = {s: 0 < len(s) <= 20 and s.isalnum() and s.isupper()
+                 and (known_symbols is None or s in known_symbols) for s in set(symbols)}
+    source_ok = {s: 0 < len(s) <= 16 for s in set(sources)}
+    sql_stamp = {s: _ingested_at_sql(s) if 0 < len(s) <= 1024 else None for s in set(stamps)}
+    step_ms = {iv: INTERVAL_SECONDS.get(iv, 0) * 1000 for iv in set(intervals)}
+    try:
+        open_ms = np.array(opens, dtype=np.int64)
+        close_ms = np.array(closes, dtype=np.int64)
+    except OverflowError:  # beyond 64 bits: fast_kline answers each message
+        return [_fast_row(raw, known_symbols) for raw in raws]
+    steps = np.array([step_ms[iv] for iv in intervals], dtype=np.int64)
+    o, h, lo, c, v = (np.array(col, dtype=np.float64) for col in numbers)
+    with np.errstate(invalid="ignore"):
+        ok = ((np.array(versions) == MESSAGE_SCHEMA_VERSION) & (steps > 0)
+              & (open_ms >= 0) & (open_ms < close_ms) & (close_ms < _MAX_MS)
+              & (open_ms % np.maximum(steps, 1) == 0)
+              & (lo > 0) & (lo <= o) & (o <= h) & (h < math.inf) & (lo <= c) & (c <= h)
+              & (v >= 0) & (v < math.inf))
+        for col in extras:  # None, or a finite number
+            ok &= ~np.isinf(np.array(col, dtype=np.float64))
+    ok = ok.tolist()
+    for k, (s, src, stamp, count) in enumerate(zip(symbols, sources, stamps, counts,
+                                                   strict=True)):
+        if ok[k] and symbol_ok[s] and source_ok[src] and sql_stamp[stamp] is not None \
+                and (count is None or count >= 0):
+            out[where[k]] = (s, intervals[k], opens[k], closes[k], numbers[0][k],
+                             numbers[1][k], numbers[2][k], numbers[3][k], numbers[4][k],
+                             extras[0][k], count, extras[1][k], extras[2][k], src, versions[k],
+                             sql_stamp[stamp])
+    return out
+
+
+def _fast_row(raw: bytes | None, known_symbols: frozenset[str] | None) -> tuple | None:
+    fast = fast_kline(raw, known_symbols)
+    if fast is None:
+        return None
+    m, ingested_at = fast
+    return (m.symbol, m.interval, m.open_time, m.close_time, m.open, m.high, m.low, m.close,
+            m.volume, m.quote_volume, m.trade_count, m.taker_buy_base_volume,
+            m.taker_buy_quote_volume, m.source, m.schema_version, ingested_at)
 
 
 @functools.lru_cache(maxsize=4096)  # a producer stamps thousands of messages per millisecond

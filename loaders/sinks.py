@@ -12,10 +12,11 @@ import functools
 import logging
 import tempfile
 
+import msgspec
 import pymysql
 
 from cryptoquant.config import Settings
-from loaders.messages import decode_kline, decode_news, fast_kline
+from loaders.messages import BadMessage, decode_kline, decode_news, fast_kline, fast_klines
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ _EPOCH = dt.datetime(1970, 1, 1)
 _MS = dt.timedelta(milliseconds=1)
 # LOAD DATA LOCAL refused by the server (MariaDB / MySQL 8 with local_infile off).
 _LOCAL_INFILE_REFUSED = {1148, 3948}
+_JSON_TEXT = msgspec.json.Encoder()
 
 
 def _upsert_sql(table: str, columns: list[str], keys: list[str]) -> str:
@@ -36,10 +38,6 @@ def _upsert_sql(table: str, columns: list[str], keys: list[str]) -> str:
 def _tsv_text(value: str) -> str:
     """A string as a LOAD DATA field (default escapes: backslash, tab, newline)."""
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
-def _tsv_number(value) -> str:
-    return "\\N" if value is None else repr(value)
 
 
 class KlineSink:
@@ -116,6 +114,22 @@ class KlineSink:
             return (m.symbol, m.interval, m.open_time, m.close_time, m.open, m.high, m.low,
                     m.close, m.volume, m.quote_volume, m.trade_count, m.taker_buy_base_volume,
                     m.taker_buy_quote_volume, m.source, m.schema_version, ingested_at)
+        return self._full_decode(raw)
+
+    def decode_batch(self, raws: list[bytes | None]) -> list[tuple | BadMessage]:
+        """``decode`` for every message of a batch, the refusal as a BadMessage in its
+        place: the batch checks of ``fast_klines`` first (a third of the per-message cost),
+        ``decode_kline`` for whatever they do not accept."""
+        out = fast_klines(raws, self.known_symbols)
+        for i, row in enumerate(out):
+            if row is None:
+                try:
+                    out[i] = self._full_decode(raws[i])
+                except BadMessage as exc:
+                    out[i] = exc
+        return out
+
+    def _full_decode(self, raw: bytes | None) -> tuple:
         row = decode_kline(raw, self.known_symbols)  # the reason, or a shape only it accepts
         return (row["symbol"], row["interval_code"], (row["open_time"] - _EPOCH) // _MS,
                 (row["close_time"] - _EPOCH) // _MS, row["open"], row["high"], row["low"],
@@ -182,16 +196,36 @@ class KlineSink:
 
     @contextlib.contextmanager
     def _tsv(self, batch: list[tuple]):
-        """The batch as a LOAD DATA file (``_batch_columns`` order); yields its path."""
-        text, num = _tsv_text, _tsv_number
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", prefix="cq-klines-",
-                                         suffix=".tsv") as fh:
-            fh.writelines(
-                f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]!r}\t{r[5]!r}\t{r[6]!r}\t{r[7]!r}\t{r[8]!r}"
-                f"\t{num(r[9])}\t{num(r[10])}\t{num(r[11])}\t{num(r[12])}\t{text(r[13])}"
-                f"\t{r[14]}\t{r[15]}\t{r[16]}\t{r[17]}\n" for r in batch)
+        """The batch as a LOAD DATA file (``_batch_columns`` order); yields its path.
+
+        Built column by column: each numeric column becomes text in one JSON encoder call
+        (the shortest round-trip digits, as ``repr`` gives them, null for none), each string
+        once per distinct value, and a line is one bytes format, rather than a dozen
+        conversions per row."""
+        cols = list(zip(*batch, strict=True))
+        fields = [_tsv_strings(cols[0], str.encode), _tsv_strings(cols[1], str.encode),
+                  *(_tsv_numbers(col) for col in cols[2:13]),
+                  _tsv_strings(cols[13], _tsv_text_bytes), _tsv_numbers(cols[14]),
+                  _tsv_strings(cols[15], str.encode), *(_tsv_numbers(col) for col in cols[16:])]
+        line = b"\t".join([b"%b"] * len(fields)) + b"\n"
+        with tempfile.NamedTemporaryFile("wb", prefix="cq-klines-", suffix=".tsv") as fh:
+            fh.write(b"".join([line % r for r in zip(*fields, strict=True)]))
             fh.flush()
             yield fh.name
+
+
+def _tsv_text_bytes(value: str) -> bytes:
+    return _tsv_text(value).encode()
+
+
+def _tsv_strings(values: tuple, encode) -> list[bytes]:
+    encoded = {v: encode(v) for v in set(values)}
+    return [encoded[v] for v in values]
+
+
+def _tsv_numbers(values: tuple) -> list[bytes]:
+    """A column of ints and floats (finite: the decoders refuse the others) or None."""
+    return _JSON_TEXT.encode(values)[1:-1].replace(b"null", b"\\N").split(b",")
 
 
 class NewsSink:

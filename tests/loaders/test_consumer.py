@@ -12,8 +12,10 @@ import time
 
 import pandas as pd
 import pytest
+from confluent_kafka import OFFSET_INVALID, TopicPartition
 
 from cryptoquant.config import PROJECT_ROOT
+from loaders.consumer import ConsumeLoop
 from loaders.messages import encode_kline, kline_key
 from loaders.producer import Publisher
 from loaders.steps import drain_klines, ingest_sample_klines, replay_files
@@ -204,3 +206,34 @@ def test_replay_sends_what_publishing_the_csv_source_candle_by_candle_sends(
     assert summary["rejected"] == summary["dead_lettered_rows"] == 1
     assert [(e.line, e.reason) for e in recorded] == [
         (e.line, e.reason) for e in source.rejected()] == [(72, "high 9.0 is below low 11.0")]
+
+
+class OffsetsOnly:
+    """A consumer as far as ``_batch_wanted`` looks: positions and cached watermarks."""
+
+    def __init__(self, partitions: dict[int, tuple[int, int, int]]):
+        self.partitions = partitions  # partition: (position, low, high)
+
+    def assignment(self):
+        return [TopicPartition("t", p) for p in self.partitions]
+
+    def position(self, tps):
+        return [TopicPartition(tp.topic, tp.partition, self.partitions[tp.partition][0])
+                for tp in tps]
+
+    def get_watermark_offsets(self, tp, timeout=None, cached=False):
+        assert cached, "a batch must not cost a broker round trip"
+        return self.partitions[tp.partition][1:]
+
+
+def test_a_backlog_tail_is_asked_for_by_its_size_so_consume_need_not_wait_out_the_timeout(
+        make_settings):
+    loop = ConsumeLoop(make_settings("bw"), None, "t", "g", batch_size=5000, progress=False)
+    # the tail of a drain: 1,965 messages left over three partitions (one not consumed yet)
+    assert loop._batch_wanted(OffsetsOnly({0: (24000, 0, 24500), 1: (23000, 0, 23465),
+                                           2: (OFFSET_INVALID, 0, 1000)})) == 1965
+    assert loop._batch_wanted(OffsetsOnly({0: (100, 0, 9000)})) == 5000  # a full batch waits
+    # caught up, or nothing known yet: wait for a full batch as before (until batch_seconds)
+    assert loop._batch_wanted(OffsetsOnly({0: (9000, 0, 9000)})) == 5000
+    assert loop._batch_wanted(OffsetsOnly({0: (10, 0, 20), 1: (OFFSET_INVALID, -1, -1)})) == 5000
+    assert loop._batch_wanted(OffsetsOnly({})) == 5000

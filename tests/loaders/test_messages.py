@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 from loaders.messages import (
     BadMessage,
+    _fast_row,
     decode_kline,
     decode_news,
     encode_kline,
     fast_kline,
+    fast_klines,
     kline_key,
 )
 
@@ -145,3 +147,61 @@ def test_fast_and_full_decoders_agree(o, h, lo, c, v, q, count, shift):
             row["open"], row["high"], row["low"], row["close"], row["volume"],
             row["quote_volume"], row["trade_count"])
         assert m.open_time == body["open_time"] and ingested_at == str(row["ingested_at"])
+
+
+# The batch checks (fast_klines) must give, message by message, what fast_kline gives.
+
+EDGES = [
+    _msg(open_time=2**70),                        # beyond 64 bits
+    _msg(trade_count=2**63 + 5),
+    _msg(quote_volume=1e999),                     # infinite once read
+    _msg(source="x" * 17),
+    _msg(source=""),
+    _msg(ingested_at="2024-01-01T00:00:00" + "0" * 1100),
+    _msg(symbol="BTCUSDt"),
+    _msg(interval="1h", open_time=1672531200000 + 60000),
+    _msg(close_time=2**62),
+    _msg(schema_version=True),
+    b"",
+]
+
+
+def _per_message(raws):
+    return [_fast_row(raw, KNOWN) for raw in raws]
+
+
+def test_batch_checks_answer_each_message_as_the_single_message_path():
+    good = [encode_kline(dict(CANDLE, close=16530.0 + i), "replay") for i in range(3)]
+    batch = [good[0], *[raw for raw, _ in MALFORMED], good[1], *EDGES, good[2]]
+    answers = fast_klines(batch, KNOWN)
+    assert answers == _per_message(batch)
+    assert [a is not None for a in answers].count(True) >= 3
+    assert answers[0][6] == CANDLE["low"] and answers[-1][7] == 16532.0
+    # a batch holding one message beyond 64 bits is answered message by message, the same
+    assert fast_klines([good[0], EDGES[0], good[1]], KNOWN) == _per_message(
+        [good[0], EDGES[0], good[1]])
+    assert fast_klines([], KNOWN) == [] and fast_klines([None, b"{}"], KNOWN) == [None, None]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.fixed_dictionaries({
+    "o": finite, "h": finite, "lo": finite, "c": finite, "v": st.floats(allow_nan=True),
+    "q": st.one_of(st.none(), st.floats()), "count": st.one_of(st.none(), st.integers(-5, 10**12)),
+    "shift": st.integers(-10**13, 10**13), "symbol": st.sampled_from(["BTCUSDT", "ETHUSDT", "X"]),
+    "interval": st.sampled_from(["1h", "1m", "7h"])}), min_size=1, max_size=12))
+def test_batch_and_single_message_checks_agree(candles):
+    raws = []
+    for k in candles:
+        body = json.loads(encode_kline(CANDLE, "replay"))
+        body.update(open=k["o"], high=k["h"], low=k["lo"], close=k["c"], volume=k["v"],
+                    quote_volume=k["q"], trade_count=k["count"], symbol=k["symbol"],
+                    interval=k["interval"], open_time=CANDLE["open_time_ms"] + k["shift"],
+                    close_time=CANDLE["open_time_ms"] + k["shift"] + 3_599_999)
+        raws.append(json.dumps(body).encode())
+    assert fast_klines(raws, KNOWN) == _per_message(raws)
+
+
+def test_times_beyond_datetime_are_refused_not_raised():
+    """A poison message once stopped the consumer with an OverflowError; now a dead letter."""
+    with pytest.raises(BadMessage, match="epoch milliseconds 4611686018427387904 out of range"):
+        decode_kline(_msg(close_time=2**62), KNOWN)

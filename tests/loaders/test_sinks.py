@@ -56,7 +56,10 @@ def test_later_message_in_one_batch_wins(fresh):
 def test_bulk_load_and_multi_row_fallback_land_identical_rows(make_settings):
     odd = [candle(0), candle(1, quote_volume=None, trade_count=None,
                             taker_buy_base_volume=float("nan")),
-           candle(2, open=0.00001234, low=0.00001, high=1e-4, close=5e-5, volume=0.0)]
+           candle(2, open=0.00001234, low=0.00001, high=1e-4, close=5e-5, volume=0.0),
+           # exponents as JSON and repr write them: both must reach the same decimals
+           candle(3, open=1.5e-7, low=1e-7, high=2e-7, close=1.25e-7, volume=1.2345e16,
+                  quote_volume=3e20, taker_buy_base_volume=1e-10)]
     results = []
     for bulk in (True, False):
         s = make_settings("sk")
@@ -73,6 +76,9 @@ def test_bulk_load_and_multi_row_fallback_land_identical_rows(make_settings):
     assert first[13] == "re\tpl\\ay" and first[15].isoformat() == "2024-01-01T00:00:00.123000"
     assert results[0][1][9:12] == (None, None, None)
     assert str(results[0][2][4]) == "0.0000123400"
+    assert [f"{v:f}" for v in (*results[0][3][4:10], results[0][3][11])] == [
+        "0.0000001500", "0.0000002000", "0.0000001000", "0.0000001250",
+        "12345000000000000.0000000000", "300000000000000000000.0000000000", "0.0000000001"]
 
 
 def test_messages_only_the_full_decoder_accepts_land_like_the_others(fresh):
@@ -142,3 +148,29 @@ def test_a_batch_mixing_new_and_landed_candles_updates_and_inserts(fresh):
     got = landed(fresh)
     assert [(float(r[7]), r[13], r[-1]) for r in got] == [(16540.0, "backfill", 1),
                                                           (16529.67, "replay", 2)]
+
+
+def test_batch_decode_gives_the_rows_and_reasons_of_decoding_one_by_one(fresh):
+    """A mixed batch: good candles, every malformed kind, shapes only decode_kline accepts."""
+    from tests.loaders.test_messages import EDGES, MALFORMED, _msg
+
+    sink = KlineSink(fresh)
+    batch = [encode_kline(candle(0), "replay"), *[raw for raw, _ in MALFORMED],
+             _msg(open="16541.77"), _msg(open_time=1672531200000.0), *EDGES,
+             _msg(ingested_at="2024-01-01T01:00:00+01:00"), encode_kline(candle(1), "live")]
+
+    def one_by_one(raw):
+        try:
+            return sink.decode(raw)
+        except BadMessage as exc:
+            return exc
+
+    expected = [one_by_one(raw) for raw in batch]
+    got = sink.decode_batch(batch)
+    assert [str(r) if isinstance(r, BadMessage) else r for r in got] == [
+        str(r) if isinstance(r, BadMessage) else r for r in expected]
+    assert [type(r) for r in got] == [type(r) for r in expected]
+    refused = [str(r) for r in got if isinstance(r, BadMessage)]
+    assert len(refused) >= len(MALFORMED)
+    assert all(any(reason in text for text in refused) for _, reason in MALFORMED)
+    assert got[-1][13] == "live" and got[-2][15] == "2024-01-01 00:00:00"
