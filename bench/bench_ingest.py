@@ -69,8 +69,8 @@ def child() -> None:
     commits: list[float] = []
     commit = ConsumeLoop._commit
 
-    def timed_commit(self, consumer):  # when the last batch was fully done
-        commit(self, consumer)
+    def timed_commit(self, *args):  # when the last batch was fully done
+        commit(self, *args)
         commits.append(time.perf_counter())
 
     ConsumeLoop._commit = timed_commit

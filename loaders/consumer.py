@@ -3,7 +3,10 @@
 Per batch (by size or time): decode every message, write the good rows and the dead letters
 in ONE database transaction, commit it, publish the dead letters to their topic, and only then
 commit the Kafka offsets synchronously. A crash anywhere re-delivers the batch, and the
-upserts make the re-delivery change nothing. SIGINT/SIGTERM finish the current batch and stop;
+upserts make the re-delivery change nothing. That landing runs on a second thread while the
+loop consumes and decodes the next batch (Python's work beside MariaDB's): one batch in flight
+at most, landed in order, its offsets (last + 1 per partition) committed after its database
+commit, a failure raised in the loop before anything later is landed. SIGINT/SIGTERM finish the current batch and stop;
 a batch is never half-committed.
 """
 
@@ -13,6 +16,7 @@ import logging
 import signal
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pymysql
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
@@ -110,6 +114,36 @@ class ConsumeLoop:
             return -1
         return total
 
+    @staticmethod
+    def _next_offsets(messages: list) -> list[TopicPartition]:
+        """Where each partition of a batch resumes: its last offset + 1 (what a commit of
+        the consumer's positions would store for them right after consuming the batch)."""
+        after = {}
+        for msg in messages:
+            after[(msg.topic(), msg.partition())] = msg.offset() + 1
+        return [TopicPartition(topic, partition, offset)
+                for (topic, partition), offset in after.items()]
+
+    def _land(self, consumer: Consumer, dlq: Publisher, rows: list[tuple],
+              letters: list[DeadLetter], offsets: list[TopicPartition]) -> None:
+        """A batch's database transaction, its dead letters' topic, then its offsets: run on
+        the lander thread while the loop consumes and decodes the next batch (Python work
+        beside MariaDB's), one batch at a time and in order."""
+        self._write(rows, letters)
+        if letters:
+            dead_letter.publish(dlq, self.settings, letters)
+            dlq.flush()
+        self._commit(consumer, offsets)
+        self.landed += len(rows)
+        self.dead += len(letters)
+        self.batches += 1
+
+    @staticmethod
+    def _landed(pending: Future | None) -> None:
+        """Wait for the batch in flight; its failure is raised here, in the loop."""
+        if pending is not None:
+            pending.result()
+
     def _decode(self, values: list[bytes | None]) -> list:
         """Each message's row, or the BadMessage refusing it: the sink's batch decoder when it
         has one (klines), else its decoder message by message."""
@@ -176,11 +210,11 @@ class ConsumeLoop:
         if conn is not None and conn.open:  # the server rolls back what was not committed
             conn.close()
 
-    def _commit(self, consumer: Consumer) -> None:
+    def _commit(self, consumer: Consumer, offsets: list[TopicPartition]) -> None:
         delay = 0.5
         for attempt in range(20):
             try:
-                consumer.commit(asynchronous=False)
+                consumer.commit(offsets=offsets, asynchronous=False)
                 return
             except KafkaException as exc:
                 err = exc.args[0]
@@ -221,7 +255,8 @@ class ConsumeLoop:
         consumer = self._subscribed()
         dlq = Publisher(self.settings)
         started = lag_checked = last_message_at = time.monotonic()
-        idle_since = None
+        idle_since = pending = None
+        lander = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cq-land")
         try:
             while not self.stop.is_set():
                 messages = consumer.consume(num_messages=self._batch_wanted(consumer),
@@ -242,43 +277,43 @@ class ConsumeLoop:
                         rows.append((row, msg.partition(), msg.offset()))
                 if rows or letters:
                     last_message_at = time.monotonic()
-                    self._write(rows, letters)
-                    if letters:
-                        dead_letter.publish(dlq, self.settings, letters)
-                        dlq.flush()
-                    self._commit(consumer)
-                    self.landed += len(rows)
-                    self.dead += len(letters)
-                    self.batches += 1
+                    offsets = self._next_offsets(good)
+                    self._landed(pending)  # one batch in flight at most, landed in order
+                    pending = lander.submit(self._land, consumer, dlq, rows, letters, offsets)
                     idle_since = None
-                elif until_idle or time.monotonic() - last_message_at > self.stall_seconds:
-                    lag = self.lag = self._lag(consumer)
-                    if self._stalled(lag, last_message_at):
-                        logger.warning("no message for %.0fs although %s; re-creating the "
-                                       "consumer", time.monotonic() - last_message_at,
-                                       "offsets are unreadable" if lag < 0 else f"lag is {lag:,}")
-                        consumer.close()
-                        consumer = self._subscribed()
-                        self.reconnects += 1
-                        last_message_at = time.monotonic()
-                        idle_since = None
-                    elif not until_idle:
-                        last_message_at = time.monotonic()  # caught up: quiet is normal
-                    elif lag is None:
-                        if time.monotonic() - started > max_wait_for_assignment:
-                            raise TimeoutError(f"no partition of {self.topic!r} was assigned "
-                                               f"within {max_wait_for_assignment:.0f}s")
-                    elif lag == 0:
-                        idle_since = idle_since or time.monotonic()
-                        if time.monotonic() - idle_since >= self.idle_seconds:
-                            break
-                    else:
-                        idle_since = None
+                else:  # nothing new: the batch in flight lands before any idle or stall check
+                    self._landed(pending)
+                    pending = None
+                    if until_idle or time.monotonic() - last_message_at > self.stall_seconds:
+                        lag = self.lag = self._lag(consumer)
+                        if self._stalled(lag, last_message_at):
+                            logger.warning("no message for %.0fs although %s; re-creating the "
+                                           "consumer", time.monotonic() - last_message_at,
+                                           "offsets are unreadable" if lag < 0 else f"lag is {lag:,}")
+                            consumer.close()
+                            consumer = self._subscribed()
+                            self.reconnects += 1
+                            last_message_at = time.monotonic()
+                            idle_since = None
+                        elif not until_idle:
+                            last_message_at = time.monotonic()  # caught up: quiet is normal
+                        elif lag is None:
+                            if time.monotonic() - started > max_wait_for_assignment:
+                                raise TimeoutError(f"no partition of {self.topic!r} was assigned "
+                                                   f"within {max_wait_for_assignment:.0f}s")
+                        elif lag == 0:
+                            idle_since = idle_since or time.monotonic()
+                            if time.monotonic() - idle_since >= self.idle_seconds:
+                                break
+                        else:
+                            idle_since = None
                 if messages and time.monotonic() - lag_checked > 5:
                     lag_checked = time.monotonic()
                     self.lag = self._lag(consumer, cached=True)
                 self.progress.update(self.landed + self.dead, self._progress_note())
+            self._landed(pending)
         finally:
+            lander.shutdown(wait=True)  # a batch in flight lands (or fails) before closing
             consumer.close()
             self._close_db()
             dlq.flush()

@@ -12,12 +12,13 @@ import time
 
 import pandas as pd
 import pytest
-from confluent_kafka import OFFSET_INVALID, TopicPartition
+from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
 
 from cryptoquant.config import PROJECT_ROOT
 from loaders.consumer import ConsumeLoop
 from loaders.messages import encode_kline, kline_key
 from loaders.producer import Publisher
+from loaders.sinks import KlineSink
 from loaders.steps import drain_klines, ingest_sample_klines, replay_files
 from tests.loaders.conftest import count, rows
 from tests.loaders.test_messages import CANDLE, MALFORMED
@@ -237,3 +238,58 @@ def test_a_backlog_tail_is_asked_for_by_its_size_so_consume_need_not_wait_out_th
     assert loop._batch_wanted(OffsetsOnly({0: (9000, 0, 9000)})) == 5000
     assert loop._batch_wanted(OffsetsOnly({0: (10, 0, 20), 1: (OFFSET_INVALID, -1, -1)})) == 5000
     assert loop._batch_wanted(OffsetsOnly({})) == 5000
+
+
+class FailingOnSecondBatch(KlineSink):
+    """Lands the first batch, then the database "fails" for good."""
+
+    writes = 0
+
+    def write(self, cur, rows):
+        self.writes += 1
+        if self.writes == 2:
+            raise RuntimeError("disk full")
+        super().write(cur, rows)
+
+
+def test_a_batch_that_fails_to_land_raises_and_its_offsets_stay_uncommitted(fresh):
+    """Batches land on a thread beside the next batch's decoding: a failure still stops the
+    loop, and only batches in the database have their offsets committed."""
+    topic = fresh.kafka_topic_klines
+    with Publisher(fresh) as pub:
+        for hour in range(30):
+            pub.publish(topic, kline_key("BTCUSDT", "1h"), encode_kline(
+                dict(CANDLE, open_time_ms=CANDLE["open_time_ms"] + hour * 3_600_000,
+                     close_time_ms=CANDLE["close_time_ms"] + hour * 3_600_000), "replay"))
+    sink = FailingOnSecondBatch(fresh)
+    loop = ConsumeLoop(fresh, sink, topic, "g-fail", batch_size=10, progress=False,
+                       idle_seconds=0.5)
+    with pytest.raises(RuntimeError, match="disk full"):
+        loop.run(until_idle=True)
+    assert count(fresh, "select count(*) from raw_klines") == 10 and loop.batches == 1
+    check = Consumer({"bootstrap.servers": fresh.kafka_bootstrap_servers,
+                      "group.id": "g-fail"})
+    try:
+        partitions = check.list_topics(topic, timeout=10).topics[topic].partitions
+        committed = check.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+    finally:
+        check.close()
+    assert sorted(tp.offset for tp in committed if tp.offset >= 0) == [10]
+
+
+def test_a_batch_resumes_each_partition_after_its_last_message():
+    class Msg:
+        def __init__(self, partition, offset):
+            self.p, self.o = partition, offset
+
+        def topic(self):
+            return "t"
+
+        def partition(self):
+            return self.p
+
+        def offset(self):
+            return self.o
+
+    got = ConsumeLoop._next_offsets([Msg(0, 5), Msg(1, 7), Msg(0, 6), Msg(2, 0), Msg(1, 8)])
+    assert sorted((tp.partition, tp.offset) for tp in got) == [(0, 7), (1, 9), (2, 1)]
