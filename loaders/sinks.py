@@ -177,8 +177,7 @@ class KlineSink:
         value it would clamp) the load is rolled back and False returned."""
         cur.execute("savepoint cq_klines_batch")
         inserted = cur.execute(self.direct_load_sql, (path,))
-        cur.execute("select @@warning_count")
-        if inserted == count and cur.fetchone()[0] == 0:
+        if inserted == count and cur.warning_count == 0:  # from the load's OK packet
             return True
         cur.execute("rollback to savepoint cq_klines_batch")
         return False
