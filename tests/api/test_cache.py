@@ -35,20 +35,23 @@ def test_cache_off_with_zero_seconds(api_settings):
     assert "X-Cache" not in client.get("/api/symbols").headers
 
 
-def test_a_finished_pipeline_step_clears_the_cache(api_settings):
+def test_a_finished_pipeline_step_clears_the_cache(api_settings, make_settings):
     """A refresh recorded in pipeline_runs ends the cached answers at once (not after the TTL),
     so a live round's prediction is served as soon as it is made."""
-    app = create_app({"CQ_SETTINGS": api_settings, "RESPONSE_CACHE_SECONDS": 3600,
+    # a staging database of its own: the session's is read by the freshness test
+    settings = api_settings.replace(
+        mysql_staging_database=make_settings("cache").mysql_staging_database)
+    app = create_app({"CQ_SETTINGS": settings, "RESPONSE_CACHE_SECONDS": 3600,
                       "RESPONSE_CACHE_CHECK_SECONDS": 0})
     client = app.test_client()
     url = "/api/klines?symbol=BTCUSDT&limit=1"
     assert client.get(url).headers["X-Cache"] == "miss"
     assert client.get(url).headers["X-Cache"] == "hit"
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    record_run(api_settings, f"cache-test-{uuid.uuid4().hex[:8]}", "live_refresh", "running", "",
+    record_run(settings, f"cache-test-{uuid.uuid4().hex[:8]}", "live_refresh", "running", "",
                started)
     assert client.get(url).headers["X-Cache"] == "hit"  # still running: nothing changed yet
-    record_run(api_settings, f"cache-test-{uuid.uuid4().hex[:8]}", "live_refresh", "success", "{}",
+    record_run(settings, f"cache-test-{uuid.uuid4().hex[:8]}", "live_refresh", "success", "{}",
                started)
     assert client.get(url).headers["X-Cache"] == "miss"
     assert client.get(url).headers["X-Cache"] == "hit"
