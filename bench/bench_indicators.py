@@ -1,40 +1,55 @@
-"""Indicator engine throughput: the Spark job's compute path against TA-Lib called directly in
-one process, on the same candles, at the sample size and at >= 5M candles.
+"""Indicator engine throughput: the Spark job's compute path against the same per-series
+function called directly in one process, on the same candles, at the sample size and at >= 5M
+candles.
 
-* Direct (baseline): one Python process loops over the series and calls TA-Lib itself (RSI,
-  EMA x4, MACD, BBANDS + width/%B, ADX, +DI, -DI, ATR, OBV) plus a numpy VWAP; wide output.
-* Spark: the job's path without the database: candles from Parquet, ``groupBy(symbol,
-  interval).applyInPandas`` with the job's own per-series function (validation, TA-Lib, VWAP,
-  gap flags, long rows: one per indicator and candle), materialised with Spark's ``noop`` sink.
-  Session start-up is excluded (it is paid once per job, 10-20 s).
+* Direct (baseline): one Python process reads each series' Parquet file itself (pyarrow) and
+  calls the job's per-series function, ``spark.indicators.job.series_wide``: validation, TA-Lib
+  (RSI, EMA x4, MACD, BBANDS + width/%B, ADX, +DI, -DI, ATR, OBV), VWAP and gap flags, out as an
+  Arrow batch of one row per candle. Also timed, for reference: TA-Lib and VWAP alone on
+  in-memory arrays (the baseline until 2026-12-02, which skipped validation, gap flags and the
+  output batch).
+* Spark: the job's path without the database: the same files read as one partition per series
+  (as the job's JDBC read lays them out), ``mapInArrow`` with the same function, then the
+  unpivot to long rows (one per indicator and candle) that the job writes to indicator_values,
+  materialised with Spark's ``noop`` sink. Session start-up is excluded (paid once per job).
+  Where the time goes: the same read alone, the read plus the transfer to Python (the worker
+  drops the candles), and the wide rows without the unpivot, each timed on its own.
 * Sample: the three bundled 1h series (about 72k candles). Large: ``bench.scale_data``'s 1m
   bridge of the real hours, generated into bench/.data (not committed).
 * Also at the sample size: the whole job against MariaDB (``run_indicators`` with
   ``--full-refresh`` into scratch databases, i.e. JDBC read + upsert of ~1.4M values).
 
-    python -m bench.bench_indicators [--replicas 1] [--runs 3] [--skip-db]
+    python -m bench.bench_indicators [--replicas 1] [--runs 3] [--skip-db] [--sizes sample,large]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import talib
 
 from bench.report import PeakRss, median, table, timed_runs, write_section
 from cryptoquant.config import PROJECT_ROOT, load_settings
 from spark.indicators import load_config_csv
+from spark.indicators._store import SeriesPlan
 from spark.indicators.compute import vwap_daily
+from spark.indicators.job import INPUT_COLUMNS, series_wide
 
 DATA = PROJECT_ROOT / "bench" / ".data"
 SPECS = load_config_csv()
+INTERVAL_IDS = {"1m": 1, "1h": 5}
+INTERVAL_SECONDS = {"1m": 60, "1h": 3600}
 
 
-def direct_talib(df: pd.DataFrame) -> dict[str, np.ndarray]:
+def talib_only(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """TA-Lib and VWAP alone on the arrays (no validation, no gap flags, no output batch)."""
     o, h, low, c, v = (df[k].to_numpy(dtype="float64") for k in
                        ("open", "high", "low", "close", "volume"))
     out = {"rsi_14": talib.RSI(c, 14)}
@@ -67,23 +82,54 @@ def large_candles(replicas: int) -> pd.DataFrame:
     return build(replicas)
 
 
-def bench_direct(candles: pd.DataFrame, runs: int) -> float:
+def write_series(candles: pd.DataFrame, interval: str, out: Path) -> list[SeriesPlan]:
+    """One Parquet file per series (INPUT_COLUMNS) under ``out``; the plans naming them."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    plans = []
+    for i, (symbol, g) in enumerate(candles.groupby("symbol", sort=True), start=1):
+        g = g.assign(symbol_id=i, interval_id=INTERVAL_IDS[interval])[INPUT_COLUMNS]
+        g.to_parquet(out / f"series-{i:04d}.parquet", index=False, coerce_timestamps="us",
+                     allow_truncated_timestamps=False)
+        plans.append(SeriesPlan(symbol, interval, i, INTERVAL_IDS[interval],
+                                INTERVAL_SECONDS[interval], len(g), g.open_time.max()))
+    return plans
+
+
+def bench_direct(path: Path, plans: list[SeriesPlan], runs: int) -> float:
+    """The per-series function in one process, reading each series' file itself."""
+    files = sorted(path.glob("series-*.parquet"))
+
+    def run():
+        return [series_wide(pq.read_table(f), SPECS, p) for f, p in zip(files, plans,
+                                                                        strict=True)]
+
+    return median(timed_runs(run, runs=runs))
+
+
+def bench_talib_only(candles: pd.DataFrame, runs: int) -> float:
     groups = [g for _, g in candles.groupby("symbol", sort=False)]
-    return median(timed_runs(lambda: [direct_talib(g) for g in groups], runs=runs))
+    return median(timed_runs(lambda: [talib_only(g) for g in groups], runs=runs))
 
 
-def bench_spark(spark, path, runs: int, long: bool) -> float:
-    """Seconds for the job's compute path: wide rows (as the baseline), or the long rows the
-    job writes (one per indicator and candle)."""
+def bench_spark(spark, path: Path, plans: list[SeriesPlan], runs: int, stage: str) -> float:
+    """Seconds for the job's compute path up to ``stage``: ``read`` (Parquet only), ``to
+    python`` (the candles reach the worker, which drops them), ``wide`` (one row per candle
+    with every indicator, as the baseline) or ``long`` (plus the unpivot to the rows the job
+    writes)."""
     from spark.indicators.job import compute_wide, to_long
-
-    seconds = 60 if "-1m." in path.name else 3600
 
     def run():
         candles = spark.read.parquet(str(path))
-        out = compute_wide(candles, SPECS, default_interval_seconds=seconds)
-        if long:
-            out = to_long(out, SPECS)
+        if stage == "read":
+            out = candles
+        elif stage == "to python":
+            out = candles.mapInArrow(lambda batches: (b for b in batches if False),
+                                     candles.schema)
+        else:
+            out = compute_wide(candles, SPECS, plans)
+            if stage == "long":
+                out = to_long(out, SPECS)
         out.write.format("noop").mode("overwrite").save()
 
     return median(timed_runs(run, runs=runs))
@@ -113,13 +159,24 @@ def bench_db_job(settings, spark, runs: int) -> tuple[float, int]:
                 cur.execute(f"drop database if exists `{name}`")
 
 
+BEFORE = (
+    "Before (2026-12-02, same machine, load 6.3, median of 2): the job grouped the candles "
+    "(`groupBy(symbol, interval).applyInPandas`, a shuffle and a pandas conversion each way) "
+    "and the baseline was TA-Lib and VWAP alone (no validation, gap flags or output); at the "
+    "large size Spark long 109.07 s, wide 83.91 s, direct 3.91 s: 27.9x; peak memory 7,887 MiB "
+    "(Spark) vs 3,804 MiB (direct). At the sample size 3.80 s vs 0.02 s.")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replicas", type=int, default=1,
                     help="copies of each real series in the 1m set (1: 8.6M candles)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-db", action="store_true", help="skip the MariaDB end-to-end run")
+    ap.add_argument("--sizes", default="sample,large",
+                    help="comma-separated: sample (3 real 1h series), large (1m bridge)")
     args = ap.parse_args()
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     settings = load_settings()
     from spark.session import get_spark
 
@@ -127,31 +184,44 @@ def main() -> None:
     t0 = time.perf_counter()
     spark = get_spark(settings, "bench-indicators")
     startup = time.perf_counter() - t0
-    rows, memory = [], []
-    for label, candles in (("sample (3 real 1h series)", sample_candles()),
-                           (None, None)):
-        if candles is None:
+    # One Parquet file per series and one file per partition, never split: the layout the
+    # job's JDBC read produces (one partition per series). Only file sources read these.
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(1 << 30))
+    spark.conf.set("spark.sql.files.openCostInBytes", str(1 << 30))
+    rows, phases, memory, loads = [], [], [], []
+    ratio = None
+    for size in sizes:
+        if size == "sample":
+            candles, label, interval = sample_candles(), "sample (3 real 1h series)", "1h"
+        else:
             candles = large_candles(args.replicas)
-            label = f"large ({candles.symbol.nunique()} bridged 1m series)"
-        interval = "1h" if label.startswith("sample") else "1m"
-        path = DATA / f"bench-indicators-{interval}.parquet"
-        candles.assign(interval_code=interval).to_parquet(
-            path, index=False, coerce_timestamps="us", allow_truncated_timestamps=False)
+            label, interval = f"large ({candles.symbol.nunique()} bridged 1m series)", "1m"
+        path = DATA / f"bench-indicators-{interval}"
+        plans = write_series(candles, interval, path)
         n = len(candles)
-        with PeakRss() as mem_direct:
-            direct = bench_direct(candles, args.runs)
+        only = bench_talib_only(candles, args.runs)
         del candles
-        with PeakRss() as mem_wide:
-            wide = bench_spark(spark, path, args.runs, long=False)
+        with PeakRss() as mem_direct:
+            direct = bench_direct(path, plans, args.runs)
+        if size == sizes[0]:  # untimed: JIT, Python workers and TA-Lib imports warmed up
+            bench_spark(spark, path, plans, 1, "long")
+        t = {stage: bench_spark(spark, path, plans, args.runs, stage)
+             for stage in ("read", "to python", "wide")}
         with PeakRss() as mem_long:
-            long = bench_spark(spark, path, args.runs, long=True)
-        ratio = long / direct
-        rows.append([label, f"{n:,}", f"{direct:.2f}", f"{n / direct:,.0f}",
-                     f"{wide:.2f}", f"{n / wide:,.0f}", f"{wide / direct:.1f}x",
-                     f"{long:.2f}", f"{n / long:,.0f}", f"{long / direct:.1f}x"])
-        memory.append([label, f"{mem_direct.peak_mb:,.0f}", f"{mem_wide.peak_mb:,.0f}",
-                       f"{mem_long.peak_mb:,.0f}"])
-        print(rows[-1], flush=True)
+            t["long"] = bench_spark(spark, path, plans, args.runs, "long")
+        ratio = t["long"] / direct
+        rows.append([label, f"{n:,}", f"{only:.2f}", f"{direct:.2f}", f"{n / direct:,.0f}",
+                     f"{t['wide']:.2f}", f"{t['wide'] / direct:.1f}x", f"{t['long']:.2f}",
+                     f"{n / t['long']:,.0f}", f"{ratio:.1f}x"])
+        per_m = 1e6 / n
+        parts = [t["read"], t["to python"] - t["read"], t["wide"] - t["to python"],
+                 t["long"] - t["wide"]]
+        if n >= 1_000_000:  # below, the phases are lost in Spark's fixed cost per job
+            phases.append([label] + [f"{p:.2f} ({p * per_m:.2f})" for p in parts]
+                          + [f"{direct:.2f} ({direct * per_m:.2f})"])
+        memory.append([label, f"{mem_direct.peak_mb:,.0f}", f"{mem_long.peak_mb:,.0f}"])
+        loads.append(f"{label}: {os.getloadavg()[0]:.1f}")
+        print(rows[-1], phases[-1:], memory[-1], loads[-1], flush=True)
     db_line = ""
     if not args.skip_db:
         with PeakRss() as mem_db:
@@ -163,36 +233,50 @@ def main() -> None:
                    f"{max(1, args.runs - 1)}; Spark start-up excluded); peak RSS of the "
                    f"process tree {mem_db.peak_mb:,.0f} MiB (MariaDB server not included).\n")
     spark.stop()
+    goal = ""
+    if ratio is not None and "large" in sizes:
+        goal = (f"Goal {'met' if ratio <= 3 else 'not met'} at the large size: the job's "
+                f"compute path (long rows) takes {ratio:.1f}x the same function called "
+                "directly.\n\n")
     body = (
-        "Spark indicator job (`spark/indicators`) against TA-Lib called directly in one "
-        "process on the same candles (19 indicator outputs per candle). Spark: Parquet in, "
-        "`applyInPandas` per (symbol, interval) with the job's function (validation, TA-Lib, "
-        "VWAP, gap flags), out to the `noop` sink: *wide* = one row per candle with every "
-        "indicator (what the baseline produces), *long* = plus the unpivot to one row per "
-        "indicator and candle that the job writes to indicator_values; "
-        f"`{settings.spark_master}`; session start-up ({startup:.0f} s) excluded. "
-        f"Median of {args.runs} runs. Goal: Spark within 3x of direct TA-Lib at the large "
-        "size.\n\n"
-        + table(["data", "candles", "direct s", "direct candles/s", "Spark wide s",
-                 "Spark wide candles/s", "wide / direct", "Spark long s",
-                 "Spark long candles/s", "long / direct"], rows)
-        + "\n\n" + (f"Goal {'met' if ratio <= 3 else 'not met'} at the large size: the job's "
-                    f"compute path (long rows) takes {ratio:.1f}x direct TA-Lib. Not profiled in "
-                    "detail; the likely costs are shipping each series through Arrow to a "
-                    "Python worker and back, and Spark's grouping shuffle; TA-Lib itself is the "
-                    "same work on both sides.\n")
+        "The Spark indicator job's compute path (`spark/indicators/job.py`) against its own "
+        "per-series function (`series_wide`: validation, TA-Lib, VWAP, gap flags, one Arrow "
+        "row per candle with the 19 indicator outputs) called directly in one process on the "
+        "same candles, each side reading the same Parquet files (one per series) itself. "
+        "Spark: one partition per series (the layout of the job's JDBC read), `mapInArrow` "
+        "with that function (*wide*: what the baseline produces), then the unpivot to one row "
+        "per indicator and candle that the job writes to indicator_values (*long*), out to the "
+        f"`noop` sink; `{settings.spark_master}`; session start-up ({startup:.0f} s) excluded. "
+        "*TA-Lib only*: the TA-Lib calls and VWAP alone on in-memory arrays, for reference "
+        f"(the earlier baseline). Median of {args.runs} runs. Goal: Spark within 3x of the "
+        "direct call at the large size.\n\n"
+        + table(["data", "candles", "TA-Lib only s", "direct s", "direct candles/s",
+                 "Spark wide s", "wide / direct", "Spark long s", "Spark long candles/s",
+                 "long / direct"], rows)
+        + "\n\n" + goal
+        + "Where the Spark time goes, each phase as the difference between two runs of the "
+        "path cut short (seconds, and seconds per million candles in brackets): the Parquet "
+        "read alone; moving the candles to the Python workers through Arrow (the worker drops "
+        "them); computing and moving the wide rows back (the same Python function as the "
+        "direct side, plus the JVM turning each Arrow row into a Spark row); the unpivot to "
+        "long rows. Two tasks run at once, so a phase's wall time is about half its CPU "
+        "time. (At the sample size Spark's fixed cost per job, a few seconds of scheduling "
+        "and Python worker start-up, hides the phases.)\n\n"
+        + table(["data", "Parquet read", "to Python", "compute + wide rows back",
+                 "unpivot to long", "direct (one process)"], phases)
+        + "\n\n" + BEFORE + "\n"
         + db_line
         + "\nPeak resident memory (MiB) of the benchmark's process tree while each side ran "
         "(the Python driver plus its children: the Spark JVM and its Python workers; sampled "
         "every 0.2 s by `bench.report.PeakRss`). The JVM keeps the heap it has grown, so a "
-        "Spark figure includes what earlier runs in the same session left allocated, and "
-        "the driver's own Python, which may still hold what the direct run freed (up to the "
-        "direct figure); the direct figure is the one Python process holding the candles.\n\n"
-        + table(["data", "direct TA-Lib", "Spark wide", "Spark long"], memory)
+        "Spark figure includes what earlier runs in the same session left allocated; the "
+        "direct figure is the one Python process (the driver) reading one series at a "
+        "time.\n\n"
+        + table(["data", "direct", "Spark long"], memory)
         + "\n"
-        + f"\nLoad average when the run ended: {os.getloadavg()[0]:.1f} on "
-        f"{os.cpu_count()} cores (other jobs shared the machine). Regenerate: `python -m "
-        "bench.bench_indicators`."
+        + f"\nLoad average (1 min) after each size: {'; '.join(loads)}; "
+        f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores (other jobs shared "
+        "the machine). Regenerate: `python -m bench.bench_indicators`."
     )
     write_section("Spark indicators", body)
     print(body)

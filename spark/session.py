@@ -12,7 +12,7 @@
   ``INSERT ... ON DUPLICATE KEY UPDATE`` runs from the driver and the staging table is dropped.
 
 Times: DATETIME columns are naive UTC, so the JVM and the Spark session run in UTC; a naive
-pandas timestamp inside ``applyInPandas`` is then UTC too.
+timestamp inside a Python worker (``mapInArrow``, pandas UDFs) is then UTC too.
 """
 
 from __future__ import annotations

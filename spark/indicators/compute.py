@@ -1,7 +1,9 @@
 """The indicator arithmetic for one series: pure pandas/numpy/TA-Lib, no Spark, no database.
 
-Shared by the Spark job (inside ``applyInPandas``) and research mode (CSV in, CSV out), so both
-produce the same numbers.
+Shared by the Spark job (``check_candles``, ``indicator_columns`` and ``gap_columns`` inside its
+``mapInArrow`` worker) and research mode (``compute_indicators``: CSV in, CSV out), so both
+produce the same numbers. The work is done on numpy arrays in time order; only the research
+wrappers build pandas frames, in the input's row order.
 
 Gaps (real exchange outages; see data/sample/PROVENANCE.md): a series is computed as-is in
 candle order, exactly as TA-Lib (and the exchange's own charts) treat it: missing candles are
@@ -16,11 +18,11 @@ undefined (NaN) only while a UTC day has had no volume at all.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import talib
-import talib.abstract
 
 from spark.indicators.config import IndicatorSpec
 
@@ -32,10 +34,11 @@ class SeriesError(ValueError):
     prices); the message says which candle."""
 
 
-def _first_bad(mask: np.ndarray, times: pd.Series, what: str) -> None:
+def _first_bad(mask: np.ndarray, times: np.ndarray, what: str) -> None:
     if mask.any():
         i = int(np.flatnonzero(mask)[0])
-        raise SeriesError(f"{int(mask.sum())} candle(s) with {what}, first at {times.iloc[i]}")
+        raise SeriesError(f"{int(mask.sum())} candle(s) with {what}, "
+                          f"first at {pd.Timestamp(times[i])}")
 
 
 def _utc_naive(values: pd.Series) -> pd.Series:
@@ -46,31 +49,63 @@ def _utc_naive(values: pd.Series) -> pd.Series:
     return values.astype("datetime64[ns]")
 
 
-def prepare_series(df: pd.DataFrame) -> pd.DataFrame:
-    """The candles sorted by open time, as float64, checked; raises SeriesError."""
+@dataclass(frozen=True)
+class Candles:
+    """One series' candles, checked, in time order, as contiguous float64 arrays (what TA-Lib
+    takes without a copy); ``order`` maps each row back to its input position (None: the input
+    was already in time order, the usual case, and nothing was copied to sort it)."""
+
+    open_time: np.ndarray  # datetime64[ns], strictly increasing
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    order: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.open_time)
+
+    def column(self, name: str) -> np.ndarray:
+        return getattr(self, name)
+
+
+def check_candles(open_time, open_, high, low, close, volume) -> Candles:
+    """The candles sorted by open time and checked; raises SeriesError naming the first bad
+    candle (no open time, duplicate open time, non-finite or non-positive price, negative
+    volume, high/low not bounding open/close)."""
+    times = np.asarray(open_time, dtype="datetime64[ns]")
+    cols = [np.ascontiguousarray(c, dtype="float64") for c in (open_, high, low, close, volume)]
+    order = None
+    ints = times.view("int64")
+    if len(ints) > 1 and not (ints[1:] > ints[:-1]).all():
+        order = np.argsort(times, kind="stable")  # NaT sorts last, as pandas does
+        times = times[order]
+        cols = [c[order] for c in cols]
+        ints = times.view("int64")
+    nat = np.isnat(times)
+    _first_bad(nat, times, "no open time")
+    _first_bad(np.concatenate([[False], ints[1:] == ints[:-1]]), times, "a duplicate open time")
+    o, h, low_, c, v = cols
+    finite = (np.isfinite(o) & np.isfinite(h) & np.isfinite(low_) & np.isfinite(c)
+              & np.isfinite(v))
+    _first_bad(~finite, times, "a missing or non-finite price or volume")
+    _first_bad((o <= 0) | (h <= 0) | (low_ <= 0) | (c <= 0), times, "a price <= 0")
+    _first_bad(v < 0, times, "a negative volume")
+    _first_bad((h < np.maximum(o, c)) | (low_ > np.minimum(o, c)) | (h < low_), times,
+               "high/low not bounding open/close")
+    return Candles(times, o, h, low_, c, v, order)
+
+
+def candles_of(df: pd.DataFrame) -> Candles:
+    """``check_candles`` on a DataFrame with REQUIRED_COLUMNS (any numeric or numeric-string
+    dtype; open_time naive UTC, tz-aware or parseable)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise SeriesError(f"missing columns {missing}")
-    data = {"open_time": _utc_naive(df["open_time"]).to_numpy()}
-    for col in REQUIRED_COLUMNS[1:]:
-        data[col] = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype="float64")
-    out = pd.DataFrame(data, index=df.index)
-    ints = data["open_time"].view("int64")
-    if len(ints) > 1 and not (np.diff(ints) > 0).all():
-        out = out.sort_values("open_time", kind="stable")
-    times = out["open_time"]
-    _first_bad(times.isna().to_numpy(), times, "no open time")
-    _first_bad(times.duplicated().to_numpy(), times, "a duplicate open time")
-    prices = out[["open", "high", "low", "close"]].to_numpy()
-    volume = out["volume"].to_numpy()
-    _first_bad(~np.isfinite(prices).all(axis=1) | ~np.isfinite(volume), times,
-               "a missing or non-finite price or volume")
-    _first_bad((prices <= 0).any(axis=1), times, "a price <= 0")
-    _first_bad(volume < 0, times, "a negative volume")
-    o, h, low, c = prices.T
-    _first_bad((h < np.maximum(o, c)) | (low > np.minimum(o, c)) | (h < low), times,
-               "high/low not bounding open/close")
-    return out
+    prices = [pd.to_numeric(df[c], errors="coerce").to_numpy(dtype="float64")
+              for c in REQUIRED_COLUMNS[1:]]
+    return check_candles(_utc_naive(df["open_time"]).to_numpy(), *prices)
 
 
 def vwap_daily(open_time: pd.Series, high, low, close, volume) -> np.ndarray:
@@ -99,28 +134,90 @@ def _cumsum_by_run(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return out
 
 
-def _call(spec: IndicatorSpec, series: pd.DataFrame) -> dict[str, np.ndarray]:
+def _call(spec: IndicatorSpec, candles: Candles) -> dict[str, np.ndarray]:
     """All outputs of one function call, by output name (BBANDS adds width and percent_b)."""
     if not spec.is_talib:
-        s = series
-        return {"vwap": vwap_daily(s["open_time"], s["high"], s["low"], s["close"],
-                                   s["volume"])}
+        c = candles
+        return {"vwap": vwap_daily(c.open_time, c.high, c.low, c.close, c.volume)}
     fn = getattr(talib, spec.ta_function)
-    args = [np.ascontiguousarray(series[c].to_numpy(), dtype="float64")
-            for c in spec.input_columns]
-    result = fn(*args, **spec.talib_params())
-    names = talib.abstract.Function(spec.ta_function).info["output_names"]
+    result = fn(*(candles.column(col) for col in spec.input_columns), **spec.talib_params())
+    names = spec.output_names
     arrays = result if isinstance(result, tuple) else (result,)
     out = {name: np.asarray(a, dtype="float64") for name, a in zip(names, arrays, strict=True)}
     if spec.ta_function == "BBANDS":
         upper, middle, lower = out["upperband"], out["middleband"], out["lowerband"]
-        close = series["close"].to_numpy()
+        close = candles.close
         with np.errstate(divide="ignore", invalid="ignore"):
             width = np.where(middle != 0, (upper - lower) / middle, np.nan)
             spread = upper - lower
             out["width"] = width
             out["percent_b"] = np.where(spread > 0, (close - lower) / spread, np.nan)
     return out
+
+
+def indicator_columns(
+    candles: Candles,
+    specs: Sequence[IndicatorSpec],
+    seeds: Mapping[str, tuple[pd.Timestamp, float]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Each indicator's values in time order (``candles``' rows), NaN where undefined; one
+    TA-Lib call per distinct function and parameters (MACD's three outputs share one).
+
+    ``seeds`` continues cumulative indicators (OBV) from stored values when the candles are
+    only the tail of a series: ``{code: (open_time, stored value at that candle)}``.
+    """
+    computed: dict[tuple, dict[str, np.ndarray]] = {}
+    columns: dict[str, np.ndarray] = {}
+    for spec in specs:
+        key = spec.call_key
+        if key not in computed:
+            computed[key] = _call(spec, candles)
+        values = computed[key][spec.output_name]
+        if spec.is_cumulative and seeds and spec.code in seeds:
+            at, stored = seeds[spec.code]
+            hit = np.flatnonzero(candles.open_time == np.datetime64(at, "ns"))
+            if len(hit) != 1:
+                raise SeriesError(f"{spec.code}: seed candle {at} is not in the window")
+            values = values + (stored - values[hit[0]])
+        columns[spec.code] = values
+    return columns
+
+
+def gap_columns(open_time: np.ndarray, specs: Sequence[IndicatorSpec],
+                interval_seconds: int) -> dict[str, np.ndarray]:
+    """Each indicator's gap flags (``open_time`` in time order): True where a missing candle
+    lies inside the value's nominal window (the last ``spec.window_candles`` transitions; for
+    VWAP, the UTC day so far). Indicators with the same window share one array."""
+    times = np.asarray(open_time, dtype="datetime64[ns]")
+    starts = gap_starts(times, interval_seconds)
+    if not starts.any():  # the usual case: no gap, every flag False
+        none = np.zeros(len(times), dtype=bool)
+        return {spec.code: none for spec in specs}
+    cum = np.cumsum(starts, dtype="int64")
+    by_window: dict[int | None, np.ndarray] = {}
+    out = {}
+    for spec in specs:
+        w = spec.window_candles(interval_seconds) if spec.is_talib else None
+        if w not in by_window:
+            if w is None:  # a gap before any candle of this UTC day so far (incl. one into it)
+                by_window[w] = _cumsum_by_run(starts.astype("float64"),
+                                              times.astype("datetime64[D]")) > 0
+            else:
+                before = np.concatenate([np.zeros(min(w, len(cum)), dtype="int64"), cum[:-w]])
+                by_window[w] = (cum - before) > 0
+        out[spec.code] = by_window[w]
+    return out
+
+
+def _input_order(columns: dict[str, np.ndarray], order: np.ndarray | None,
+                 index: pd.Index) -> pd.DataFrame:
+    """Columns in time order -> a frame in the input's row order and index (``order``: the
+    input position of each time-ordered row, None when the input was in time order)."""
+    if order is None:
+        return pd.DataFrame(columns, index=index)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(back))
+    return pd.DataFrame({k: v[back] for k, v in columns.items()}, index=index)
 
 
 def compute_indicators(
@@ -131,28 +228,11 @@ def compute_indicators(
     """Indicator values of one series, wide: one column per indicator code, one row per input
     candle (same index and order as ``df``), NaN where the indicator is undefined.
 
-    ``seeds`` continues cumulative indicators (OBV) from stored values when ``df`` is only
-    the tail of a series: ``{code: (open_time, stored value at that candle)}``.
+    ``seeds``: see ``indicator_columns``.
     """
-    series = prepare_series(df)
-    computed: dict[tuple, dict[str, np.ndarray]] = {}
-    columns: dict[str, np.ndarray] = {}
-    for spec in specs:
-        key = spec.call_key
-        if key not in computed:
-            computed[key] = _call(spec, series)
-        values = computed[key][spec.output_name]
-        if spec.is_cumulative and seeds and spec.code in seeds:
-            at, stored = seeds[spec.code]
-            hit = np.flatnonzero(series["open_time"].to_numpy() == np.datetime64(at))
-            if len(hit) != 1:
-                raise SeriesError(f"{spec.code}: seed candle {at} is not in the window")
-            values = values + (stored - values[hit[0]])
-        columns[spec.code] = values
-    codes = [spec.code for spec in specs]
-    block = np.column_stack([columns[c] for c in codes]) if codes else None
-    wide = pd.DataFrame(block, index=series.index, columns=codes)
-    return wide if wide.index.equals(df.index) else wide.reindex(df.index)
+    candles = candles_of(df)
+    columns = indicator_columns(candles, specs, seeds)
+    return _input_order({s.code: columns[s.code] for s in specs}, candles.order, df.index)
 
 
 def gap_starts(open_time, interval_seconds: int) -> np.ndarray:
@@ -163,21 +243,11 @@ def gap_starts(open_time, interval_seconds: int) -> np.ndarray:
 
 def gap_flags(df: pd.DataFrame, specs: Sequence[IndicatorSpec],
               interval_seconds: int) -> pd.DataFrame:
-    """Wide booleans: True where a missing candle lies inside the value's nominal window
-    (the last ``spec.window_candles`` transitions; for VWAP, the UTC day so far)."""
-    order = _utc_naive(df["open_time"]).sort_values(kind="stable")
-    times = order.to_numpy()
-    starts = gap_starts(times, interval_seconds).astype("int64")
-    cum = np.cumsum(starts)
-    day_gaps = _cumsum_by_run(starts.astype("float64"), times.astype("datetime64[D]")) > 0
-    flags = []
-    for spec in specs:
-        if spec.is_talib:
-            w = spec.window_candles(interval_seconds)
-            before = np.concatenate([np.zeros(min(w, len(cum)), dtype="int64"), cum[:-w]])
-            flags.append((cum - before) > 0)
-        else:  # a gap before any candle of this UTC day so far (incl. one leading into it)
-            flags.append(day_gaps)
-    block = np.column_stack(flags) if flags else None
-    out = pd.DataFrame(block, index=order.index, columns=[s.code for s in specs])
-    return out if out.index.equals(df.index) else out.reindex(df.index)
+    """Wide booleans, same rows as ``df``: ``gap_columns`` of its candles."""
+    times = _utc_naive(df["open_time"]).to_numpy()
+    order = None
+    if len(times) > 1 and not (times[1:] >= times[:-1]).all():
+        order = np.argsort(times, kind="stable")
+        times = times[order]
+    flags = gap_columns(times, specs, interval_seconds)
+    return _input_order({s.code: flags[s.code] for s in specs}, order, df.index)

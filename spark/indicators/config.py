@@ -112,8 +112,13 @@ class IndicatorSpec:
     def _info(self) -> dict:
         return _talib_info(self.ta_function)
 
-    # ---- how far back a value reaches ----------------------------------------------------
     @property
+    def output_names(self) -> list[str]:
+        """TA-Lib's names for the function's outputs, in the order it returns them."""
+        return list(self._info["output_names"])
+
+    # ---- how far back a value reaches ----------------------------------------------------
+    @cached_property
     def lookback(self) -> int:
         """Candles before the first defined value (TA-Lib's lookback; VWAP: 0)."""
         if not self.is_talib:

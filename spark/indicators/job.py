@@ -3,9 +3,11 @@
 * Configuration: the warehouse table ``indicator_types`` (the dbt seed), so a new row is a new
   indicator. The arithmetic is ``spark.indicators.compute`` (TA-Lib + our VWAP), the same code
   research mode runs on a CSV file.
-* Symbol-isolated: ``groupBy(symbol, interval).applyInPandas`` computes each series alone; an
-  exception in one series becomes an error row, is reported in the summary and logged, and the
-  other series are written.
+* Symbol-isolated, no shuffle: the candles are read one JDBC partition per (symbol, interval)
+  and each partition goes once to a Python worker (``mapInArrow``), which computes the series
+  alone and returns its values as long rows; an exception in one series is reported through an
+  accumulator (in the summary and the log) and that series writes nothing, while the others
+  are written.
 * Incremental: ``indicator_state`` remembers the newest candle computed per series, how many
   candles led up to it and a fingerprint of the configuration. A run reads only the new candles
   plus a warm-up of W earlier candles (W = the longest warm-up of the configured indicators;
@@ -33,16 +35,21 @@ import logging
 import time
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+from pyspark.accumulators import AccumulatorParam
 
 from cryptoquant.config import Settings
 from spark.indicators import _store
-from spark.indicators.compute import compute_indicators, gap_flags
+from spark.indicators.compute import SeriesError, check_candles, gap_columns, indicator_columns
 from spark.indicators.config import IndicatorSpec, load_config_db, warmup_candles
 
 logger = logging.getLogger(__name__)
 
 KEY_COLUMNS = ["symbol", "interval_code", "open_time"]
+# What the Python worker receives per candle: numeric only (the series is named by its ids).
+INPUT_COLUMNS = ["symbol_id", "interval_id", "open_time", "open", "high", "low", "close",
+                 "volume"]
+BATCH_ROWS = 100_000  # rows per Arrow batch back to the JVM (bounds its buffer per batch)
 
 
 def _value_col(code: str) -> str:
@@ -59,98 +66,147 @@ def wide_schema(specs: list[IndicatorSpec]) -> str:
     cols = ["symbol string", "interval_code string", "open_time timestamp"]
     cols += [f"{_value_col(s.code)} double" for s in specs]
     cols += [f"{_gap_col(s.code)} boolean" for s in specs]
-    return ", ".join(cols + ["error string"])
+    return ", ".join(cols)
 
 
-def series_to_wide(pdf: pd.DataFrame, specs: list[IndicatorSpec], interval_seconds: int,
-                   seeds=None, after: dt.datetime | None = None) -> pd.DataFrame:
-    """One series' indicators, one row per candle (only candles after ``after``)."""
-    wide = compute_indicators(pdf, specs, seeds)
-    flags = gap_flags(pdf, specs, interval_seconds)
-    times = pdf["open_time"].to_numpy(dtype="datetime64[ns]")
-    keep = slice(None) if after is None else times > np.datetime64(after, "ns")
-    data: dict[str, object] = {"symbol": pdf["symbol"].iat[0],
-                               "interval_code": pdf["interval_code"].iat[0],
-                               "open_time": times[keep]}
-    values = wide.to_numpy(dtype="float64")[keep]
-    gaps = flags.to_numpy(dtype="bool")[keep]
-    for i, spec in enumerate(specs):
-        data[_value_col(spec.code)] = values[:, i]
-    for i, spec in enumerate(specs):
-        data[_gap_col(spec.code)] = gaps[:, i]
-    data["error"] = None
-    return pd.DataFrame(data)
+def _repeated(text: str, n: int) -> pa.Array:
+    """``text`` n times as an Arrow string array, built from its buffers (no Python loop)."""
+    data = text.encode()
+    offsets = np.arange(n + 1, dtype="int32") * len(data)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
 
 
-def make_series_function(specs: list[IndicatorSpec],
-                         plans: dict[tuple[str, str], _store.SeriesPlan] | None = None,
-                         default_interval_seconds: int | None = None):
-    """The function ``applyInPandas`` runs per (symbol, interval): exceptions become an error
-    row for that series instead of failing the job."""
-    columns = [f.split(" ")[0] for f in wide_schema(specs).split(", ")]
+def series_wide(table: pa.Table, specs: list[IndicatorSpec],
+                plan: _store.SeriesPlan) -> pa.RecordBatch:
+    """One series' indicators as an Arrow batch of ``wide_schema`` rows, one per candle in time
+    order (in an incremental run only the candles after the watermark); NaN where a value is
+    undefined. Raises on a bad series (``check_candles``) or when the rows read are not the
+    ones planned.
 
-    def compute(pdf: pd.DataFrame) -> pd.DataFrame:
-        key = (pdf["symbol"].iat[0], pdf["interval_code"].iat[0])
-        plan = (plans or {}).get(key)
-        try:
-            if plan is None:
-                return series_to_wide(pdf, specs, default_interval_seconds)
-            return series_to_wide(pdf, specs, plan.interval_seconds, plan.seeds or None,
-                                  plan.watermark)
-        except Exception as exc:  # one broken series must not stop the others
-            row = dict.fromkeys(columns)
-            row.update(symbol=key[0], interval_code=key[1],
-                       error=f"{type(exc).__name__}: {exc}"[:2000])
-            frame = pd.DataFrame([row], columns=columns)
-            return frame.astype({"open_time": "datetime64[ns]"} | {
-                c: "float64" for c in columns if c.startswith("v__")})
+    ``table``: the series' candles (INPUT_COLUMNS, any order), as Spark hands them to
+    ``mapInArrow`` or as pyarrow reads them from Parquet."""
+    if plan.candles_to_read and table.num_rows != plan.candles_to_read:
+        raise SeriesError(f"{table.num_rows} candles read, {plan.candles_to_read} planned "
+                          "(the series changed while read, or was split across partitions)")
+    stamps = table.column("open_time").cast(pa.int64())  # microseconds since the epoch, UTC
+    if stamps.null_count:
+        raise SeriesError(f"{stamps.null_count} candle(s) with no open time")
+    times = (stamps.to_numpy() * 1000).view("datetime64[ns]")
+    candles = check_candles(times, *(table.column(c).to_numpy() for c in INPUT_COLUMNS[3:]))
+    values = indicator_columns(candles, specs, plan.seeds or None)
+    gaps = gap_columns(candles.open_time, specs, plan.interval_seconds)
+    keep = slice(None)
+    if plan.watermark is not None:
+        keep = candles.open_time > np.datetime64(plan.watermark, "ns")
+    micros = candles.open_time.view("int64")[keep] // 1000
+    n = len(micros)
+    arrays = [_repeated(plan.symbol, n), _repeated(plan.interval_code, n),
+              pa.array(micros, type=pa.timestamp("us", tz="UTC"))]
+    arrays += [pa.array(values[s.code][keep]) for s in specs]
+    arrays += [pa.array(gaps[s.code][keep]) for s in specs]
+    names = [f.split(" ")[0] for f in wide_schema(specs).split(", ")]
+    return pa.RecordBatch.from_arrays(arrays, names=names)
 
-    return compute
+
+class _MergeDicts(AccumulatorParam):
+    """Accumulator of {"SYMBOL/interval": error message} reported by the Python workers."""
+
+    def zero(self, value):
+        return {}
+
+    def addInPlace(self, value1, value2):
+        value1.update(value2)
+        return value1
 
 
-def compute_wide(klines, specs: list[IndicatorSpec],
-                 plans: dict[tuple[str, str], _store.SeriesPlan] | None = None,
-                 default_interval_seconds: int | None = None):
-    """Spark: candles (symbol, interval_code, open_time, OHLCV) -> one row per candle with a
-    value and gap column per indicator; a failed series is one row with ``error`` set."""
-    return klines.groupBy("symbol", "interval_code").applyInPandas(
-        make_series_function(specs, plans, default_interval_seconds), wide_schema(specs))
+def make_partition_function(specs: list[IndicatorSpec], plans: list[_store.SeriesPlan],
+                            errors=None):
+    """The function ``mapInArrow`` runs on each partition: its candles (each series whole
+    within the partition; one series per partition as ``read_candles`` lays them out) -> one
+    wide row per candle. A series that raises adds ``{"SYMBOL/interval": message}`` to the
+    ``errors`` accumulator and yields nothing; the other series are still computed."""
+    index = {(p.symbol_id, p.interval_id): p for p in plans}
+
+    def run(batches):
+        batches = [b for b in batches if b.num_rows]
+        if not batches:
+            return
+        table = pa.Table.from_batches(batches)
+        keys = (table.column("symbol_id").to_numpy().astype("int64") << 32) \
+            | table.column("interval_id").to_numpy().astype("int64")
+        distinct = np.unique(keys)
+        for key in distinct:
+            part = table if len(distinct) == 1 else table.filter(pa.array(keys == key))
+            plan = index[(int(key >> 32), int(key & 0xFFFFFFFF))]
+            try:
+                out = series_wide(part, specs, plan)
+            except Exception as exc:  # one broken series must not stop the others
+                if errors is None:
+                    raise
+                message = f"{type(exc).__name__}: {exc}"[:2000]
+                errors.add({f"{plan.symbol}/{plan.interval_code}": message})
+                continue
+            for start in range(0, out.num_rows, BATCH_ROWS):
+                yield out.slice(start, BATCH_ROWS)
+
+    return run
+
+
+def compute_wide(candles, specs: list[IndicatorSpec], plans: list[_store.SeriesPlan],
+                 errors=None):
+    """Spark: candles (INPUT_COLUMNS, each series whole within one partition) -> one row per
+    candle with a value and gap column per indicator, for the series that succeeded.
+
+    No shuffle: ``read_candles`` reads one series per partition and each partition goes to
+    Python once through ``mapInArrow`` (Arrow batches, no pandas conversion)."""
+    return candles.select(*INPUT_COLUMNS).mapInArrow(
+        make_partition_function(specs, plans, errors), wide_schema(specs))
 
 
 def to_long(wide, specs: list[IndicatorSpec]):
-    """The successful series' values as indicator_values rows (undefined values dropped).
+    """The values as indicator_values rows (undefined values dropped).
 
     ``unpivot`` (Spark's Expand operator) over (value, gap) structs: measured faster than a
-    ``stack()`` generator, and far cheaper than building the long rows in pandas (19 string
-    rows per candle through Arrow)."""
+    ``stack()`` generator, and about as fast as building the long rows in Python, where the
+    indicator codes would then have to be looked up per row (measured slower)."""
     from pyspark.sql import functions as F
 
     pairs = [F.struct(F.col(_value_col(s.code)).alias("value"),
                       F.col(_gap_col(s.code)).alias("gap")).alias(s.code) for s in specs]
-    long = (wide.filter(F.col("error").isNull()).select(*KEY_COLUMNS, *pairs)
-            .unpivot(KEY_COLUMNS, [s.code for s in specs], "indicator_code", "v"))
-    value = F.col("v.value")  # undefined values arrive as null (Arrow) or NaN
+    long = wide.select(*KEY_COLUMNS, *pairs).unpivot(
+        KEY_COLUMNS, [s.code for s in specs], "indicator_code", "v")
+    value = F.col("v.value")  # undefined values arrive as NaN
     return long.filter(value.isNotNull() & ~F.isnan(value)).select(
         "symbol", "interval_code", "indicator_code", "open_time",
         F.col("v.value").alias("value"), F.col("v.gap").cast("int").alias("is_gap_in_window"))
 
 
-def _kline_query(plans: list[_store.SeriesPlan]) -> str:
-    conditions = []
-    for p in plans:
-        cond = f"(k.symbol_id = {int(p.symbol_id)} and k.interval_id = {int(p.interval_id)}"
-        if p.mode == "incremental":
-            cond += f" and k.open_time >= '{p.start_time:%Y-%m-%d %H:%M:%S}'"
-        conditions.append(cond + ")")
-    return (
-        "select s.symbol_code as symbol, i.interval_code, k.open_time, "
-        "cast(k.open as double) as open, cast(k.high as double) as high, "
-        "cast(k.low as double) as low, cast(k.close as double) as close, "
-        "cast(k.volume as double) as volume "
-        "from fact_kline k join dim_symbol s on s.symbol_id = k.symbol_id "
-        "join dim_interval i on i.interval_id = k.interval_id where "
-        + " or ".join(conditions)
-    )
+def _series_predicate(p: _store.SeriesPlan) -> str:
+    """The WHERE clause of one series' partition: its candles up to the planned last one (so
+    the count read equals the plan), from the warm-up start in an incremental run."""
+    cond = (f"symbol_id = {int(p.symbol_id)} and interval_id = {int(p.interval_id)} "
+            f"and open_time <= '{p.last_open_time:%Y-%m-%d %H:%M:%S}'")
+    if p.mode == "incremental":
+        cond += f" and open_time >= '{p.start_time:%Y-%m-%d %H:%M:%S}'"
+    return cond
+
+
+KLINE_SUBQUERY = ("(select symbol_id, interval_id, open_time, cast(open as double) as open, "
+                  "cast(high as double) as high, cast(low as double) as low, "
+                  "cast(close as double) as close, cast(volume as double) as volume "
+                  "from fact_kline) as k")
+
+
+def read_candles(spark, settings: Settings, plans: list[_store.SeriesPlan]):
+    """fact_kline's candles of the planned series, one JDBC partition (one query) per series:
+    the layout ``compute_wide`` needs, with no shuffle; the partitions read in parallel."""
+    from spark.session import jdbc_options
+
+    options = jdbc_options(settings, settings.mysql_warehouse_database)
+    url = options.pop("url")
+    return spark.read.option("fetchsize", "20000").jdbc(
+        url, KLINE_SUBQUERY, predicates=[_series_predicate(p) for p in plans],
+        properties=options)
 
 
 def run_indicators(settings: Settings, spark=None, full_refresh: bool = False,
@@ -159,7 +215,7 @@ def run_indicators(settings: Settings, spark=None, full_refresh: bool = False,
     """Compute and upsert indicator values; returns a summary (what ran, rows, failures)."""
     from pyspark.sql import functions as F
 
-    from spark.session import get_spark, jdbc_options, upsert_dataframe
+    from spark.session import get_spark, upsert_dataframe
 
     t0 = time.monotonic()
     specs = specs if specs is not None else load_config_db(settings)
@@ -190,23 +246,18 @@ def run_indicators(settings: Settings, spark=None, full_refresh: bool = False,
     own_session = spark is None
     spark = spark or get_spark(settings, "cryptoquant-indicators")
     try:
-        reader = spark.read.format("jdbc").options(
-            **jdbc_options(settings, settings.mysql_warehouse_database))
-        klines = reader.option("query", _kline_query(todo)).option("fetchsize", "20000").load()
-        wide = compute_wide(klines, specs, {p.key: p for p in todo}).persist()
-        errors = wide.filter(F.col("error").isNotNull()).select(
-            "symbol", "interval_code", "error").collect()
-        failed = {f"{r.symbol}/{r.interval_code}": r.error for r in errors}
-        for key, message in failed.items():
-            logger.error("indicator series %s failed: %s", key, message)
+        errors = spark.sparkContext.accumulator({}, _MergeDicts())
         computed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        values = to_long(wide, specs).withColumn(
-            "computed_at", F.lit(computed_at).cast("timestamp"))
+        wide = compute_wide(read_candles(spark, settings, todo), specs, todo, errors)
+        values = to_long(wide, specs)
         written = upsert_dataframe(
-            values, settings, settings.mysql_staging_database, _store.VALUES_TABLE,
+            values.withColumn("computed_at", F.lit(computed_at).cast("timestamp")),
+            settings, settings.mysql_staging_database, _store.VALUES_TABLE,
             ["symbol", "interval_code", "indicator_code", "open_time"],
             keep_if_unchanged=["computed_at"])
-        wide.unpersist()
+        failed = dict(sorted(errors.value.items()))
+        for key, message in failed.items():
+            logger.error("indicator series %s failed: %s", key, message)
         done = [p for p in todo if f"{p.symbol}/{p.interval_code}" not in failed]
         _store.save_state(settings, done, specs, computed_at)
     finally:
