@@ -44,7 +44,7 @@ class ConsumeLoop:
                  batch_size: int = 5000, batch_seconds: float = 1.0,
                  idle_seconds: float = 3.0, stop: threading.Event | None = None,
                  progress: bool = True, db_retry_seconds: float = 120.0,
-                 stall_seconds: float = 60.0):
+                 stall_seconds: float = 60.0, backlog_complete: threading.Event | None = None):
         self.settings = settings
         self.sink = sink
         self.topic = topic
@@ -56,6 +56,9 @@ class ConsumeLoop:
         self.progress = Progress(f"consume {topic}", enabled=progress)
         self.db_retry_seconds = db_retry_seconds
         self.stall_seconds = stall_seconds
+        # Set by a producer running beside the loop once everything is published: until then
+        # neither the until-idle exit nor the short last batch applies.
+        self.backlog_complete = backlog_complete
         self._conn = None  # the staging connection, kept across batches (see _write)
         self.reconnects = 0
         self.landed = 0
@@ -144,6 +147,9 @@ class ConsumeLoop:
         if pending is not None:
             pending.result()
 
+    def _complete(self) -> bool:
+        return self.backlog_complete is None or self.backlog_complete.is_set()
+
     def _decode(self, values: list[bytes | None]) -> list:
         """Each message's row, or the BadMessage refusing it: the sink's batch decoder when it
         has one (klines), else its decoder message by message."""
@@ -164,7 +170,7 @@ class ConsumeLoop:
         arrived instead of after ``batch_seconds`` (0.2 s of a 1.5 s drain here). Only the
         batch boundaries move; local calls only (cached watermarks, positions)."""
         assignment = consumer.assignment()
-        if not assignment:
+        if not assignment or not self._complete():
             return self.batch_size
         waiting = 0
         for tp in consumer.position(assignment):
@@ -301,7 +307,7 @@ class ConsumeLoop:
                             if time.monotonic() - started > max_wait_for_assignment:
                                 raise TimeoutError(f"no partition of {self.topic!r} was assigned "
                                                    f"within {max_wait_for_assignment:.0f}s")
-                        elif lag == 0:
+                        elif lag == 0 and self._complete():
                             idle_since = idle_since or time.monotonic()
                             if time.monotonic() - idle_since >= self.idle_seconds:
                                 break

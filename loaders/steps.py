@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from cryptoquant.config import Settings
@@ -92,13 +93,38 @@ def drain_news(settings: Settings, progress: bool = True, **kwargs) -> dict:
     return loop.run(until_idle=True)
 
 
+def replay_and_drain(settings: Settings, files: list[Path], progress: bool = True
+                     ) -> tuple[dict, dict]:
+    """The replay with the drain running beside it on a thread (group join, then batches
+    landing while later ones are still being published); the drain stops once the replay has
+    finished and the topic has stayed empty for its idle time."""
+    replayed = threading.Event()
+    landed, failed = {}, []
+
+    def drain():
+        try:
+            landed.update(drain_klines(settings, progress=progress, backlog_complete=replayed))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=drain, name="cq-drain")
+    worker.start()
+    try:
+        published = replay_files(settings, files, progress=progress)
+    finally:
+        replayed.set()
+        worker.join()
+    if failed:
+        raise failed[0]
+    return published, landed
+
+
 def ingest_sample_klines(settings: Settings) -> dict:
     files = sample_kline_files(settings)
     if not files:
         raise FileNotFoundError(f"no kline files for {settings.symbol_list} in "
                                 f"{settings.data_path / 'klines'}")
-    published = replay_files(settings, files)
-    landed = drain_klines(settings)
+    published, landed = replay_and_drain(settings, files)
     return {"files": len(files), "published": published["published"],
             "rejected_rows": published["rejected"], **landed}
 

@@ -8,6 +8,7 @@ from bench.bench_ingest import report
 def run(landed_s: float, **extra) -> dict:
     return {"published": 100_000, "produce_s": 0.5, "consume_s": landed_s - 0.5,
             "landed_s": landed_s, "step_s": landed_s + 4, "batches": 20, "load": 3.5,
+            "cpu_s": 2.5, "db_s": 0.75,
             "peak_rss_mib": 250.0, **extra}
 
 
@@ -25,3 +26,6 @@ def test_memory_and_load_are_reported():
     text = report(100_000, [run(2.0, peak_rss_mib=240.0, load=2.0),
                             run(2.0, peak_rss_mib=260.0, load=4.5)], [100_000.0] * 2)
     assert "median 250 MiB (max 260 MiB)" in text and "2.0–4.5" in text
+    text = report(100_000, [run(2.0, cpu_s=2.0, db_s=0.5), run(2.0, cpu_s=3.0, db_s=0.9),
+                            run(2.0, cpu_s=4.0, db_s=0.7)], [100_000.0] * 3)
+    assert "median 3.00 s per run" in text and "median 0.70 s per run" in text

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pandas as pd
@@ -238,6 +239,12 @@ def test_a_backlog_tail_is_asked_for_by_its_size_so_consume_need_not_wait_out_th
     assert loop._batch_wanted(OffsetsOnly({0: (9000, 0, 9000)})) == 5000
     assert loop._batch_wanted(OffsetsOnly({0: (10, 0, 20), 1: (OFFSET_INVALID, -1, -1)})) == 5000
     assert loop._batch_wanted(OffsetsOnly({})) == 5000
+    # a producer still running beside the loop: a full batch, however few are waiting now
+    replaying = ConsumeLoop(make_settings("bw"), None, "t", "g", batch_size=5000,
+                            progress=False, backlog_complete=threading.Event())
+    assert replaying._batch_wanted(OffsetsOnly({0: (10, 0, 20)})) == 5000
+    replaying.backlog_complete.set()
+    assert replaying._batch_wanted(OffsetsOnly({0: (10, 0, 20)})) == 10
 
 
 class FailingOnSecondBatch(KlineSink):
@@ -293,3 +300,45 @@ def test_a_batch_resumes_each_partition_after_its_last_message():
 
     got = ConsumeLoop._next_offsets([Msg(0, 5), Msg(1, 7), Msg(0, 6), Msg(2, 0), Msg(1, 8)])
     assert sorted((tp.partition, tp.offset) for tp in got) == [(0, 7), (1, 9), (2, 1)]
+
+
+class CountingIdleChecks(ConsumeLoop):
+    idle_checks = 0  # broker checks that found the assigned partitions empty
+
+    def _lag(self, consumer, cached=False):
+        lag = super()._lag(consumer, cached)
+        if not cached and lag == 0:
+            self.idle_checks += 1
+        return lag
+
+
+def test_a_drain_beside_the_replay_waits_for_the_replay_before_it_idles_out(fresh):
+    """With ``backlog_complete`` unset, a caught-up topic is not the end: the loop keeps
+    checking well past ``idle_seconds``, then lands what arrives and stops once it is set."""
+    def publish(hours):
+        with Publisher(fresh) as pub:
+            for hour in hours:
+                pub.publish(fresh.kafka_topic_klines, kline_key("BTCUSDT", "1h"), encode_kline(
+                    dict(CANDLE, open_time_ms=CANDLE["open_time_ms"] + hour * 3_600_000,
+                         close_time_ms=CANDLE["close_time_ms"] + hour * 3_600_000), "replay"))
+
+    publish([0])  # the replay's first message (it also creates the topic)
+    replayed = threading.Event()
+    loop = CountingIdleChecks(fresh, KlineSink(fresh), fresh.kafka_topic_klines, "g-beside",
+                              batch_seconds=0.05, idle_seconds=0.1, progress=False,
+                              backlog_complete=replayed)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(loop.run(until_idle=True)))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while loop.idle_checks < 10 and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # 10 checks 50 ms apart found it empty: without the event it would have stopped
+        assert loop.idle_checks >= 10 and worker.is_alive() and loop.landed == 1
+        publish([1, 2])
+    finally:
+        replayed.set()
+        worker.join(timeout=60)
+    assert not worker.is_alive() and result["landed"] == 3
+    assert count(fresh, "select count(*) from raw_klines") == 3
