@@ -1,7 +1,10 @@
 {# fact_metric_value's query, generated from the active rows of dim_metric: one select per
    metric (its input, transform and window), unioned, then mapped to a signal with the metric's
-   thresholds. Adding or switching off a metric is a seed edit, never a SQL edit. #}
-{% macro metric_values(inputs, metrics) %}
+   thresholds. Adding or switching off a metric is a seed edit, never a SQL edit.
+   On incremental runs `windows` (see recompute_windows) limits the inputs to each changed
+   series' recompute window and the output to its candles from the first change on. Every
+   row carries refreshed_at (the dbt run that wrote it). #}
+{% macro metric_values(inputs, metrics, windows=none) %}
 {%- set active = [] -%}
 {%- if execute -%}
     {%- set available = adapter.get_columns_in_relation(inputs) | map(attribute='name') | map('lower') | list -%}
@@ -20,7 +23,8 @@
 
 with inputs as (
 
-    select * from {{ inputs }}
+    select * from {{ inputs }} as inputs
+    where {{ in_recompute_windows('inputs', windows) }}
 
 ),
 
@@ -69,10 +73,12 @@ final as (
                          'metric_config.threshold_end', 'metric_config.direction_sign') }}
             as metric_signal,
         metric_config.metric_weight,
-        evaluated.open_time
+        evaluated.open_time,
+        {{ refreshed_at() }} as refreshed_at
     from evaluated
     inner join metric_config
         on evaluated.metric_id = metric_config.metric_id
+    where {{ in_recompute_windows('evaluated', windows, since='first_changed_at') }}
 
 )
 

@@ -1,10 +1,13 @@
 {# The market score, guards and action from per-candle component scores (one row per candle of
    `components`) and the guard thresholds in `settings` (setting_code, setting_value). Shared by
-   fact_prediction and the fixture tests of the scoring logic. #}
-{% macro score_predictions(components, settings) %}
+   fact_prediction and the fixture tests of the scoring logic. On incremental runs `windows`
+   (see recompute_windows) limits it to the changed series' candles from the first change on
+   (nothing here reads other rows). Every row carries refreshed_at. #}
+{% macro score_predictions(components, settings, windows=none) %}
 with components as (
 
-    select * from {{ components }}
+    select * from {{ components }} as components
+    where {{ in_recompute_windows('components', windows) }}
 
 ),
 
@@ -169,7 +172,8 @@ final as (
         is_outside_confidence_band,
         is_no_trade,
         open_time,
-        predicting_at
+        predicting_at,
+        {{ refreshed_at() }} as refreshed_at
     from reasons
 
 )

@@ -62,8 +62,8 @@ TABLE_KEYS = {
     "fact_prediction": "symbol_id, interval_id, open_time",
     "news_sentiment_weighted_fact": "symbol_id, interval_id, open_time",
 }
-# Columns that record when a row was loaded, not what it says.
-LOAD_COLUMNS = {"landed_at", "computed_at"}
+# Columns that record when a row was loaded or written, not what it says.
+LOAD_COLUMNS = {"landed_at", "computed_at", "refreshed_at"}
 
 
 def fetch(settings: Settings, sql: str, args=None) -> list[tuple]:

@@ -1,22 +1,75 @@
 -- Everything a metric can read, one row per candle: prices, volume, the Spark indicators
 -- (pivoted) and derived price/volume expressions. A metric's input_code names one of these
 -- columns. Every value uses only the candle itself and earlier candles of the same series.
-{{ config(post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}"]) }}
+--
+-- Incremental per series: the earliest candle whose inputs changed since this model last read
+-- them (a fact_kline row new or re-landed: its landed_at differs from the one stored here; a
+-- fact_indicator value Spark changed: computed_at newer than the newest stored here; a news
+-- sentiment that differs from the stored one) is C; the inputs are read from the
+-- squeeze_lookback_candles-th candle before C (the longest window here; lag() needs 1) and the
+-- rows from C on replace the stored ones. A change of var squeeze_lookback_candles or of this
+-- SQL makes the next run a full rebuild by itself (rebuild_when_changed; the macros it calls
+-- are not covered: after editing them run `dbt run --full-refresh`).
+{{
+    config(
+        materialized='incremental',
+        unique_key=['symbol_id', 'interval_id', 'open_time'],
+        rebuild_when_changed={'vars': {'squeeze_lookback_candles': var('squeeze_lookback_candles', 120)}},
+        post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}",
+                   "{{ store_build_fingerprint() }}"]
+    )
+}}
 
 {%- set indicator_codes = [
     'rsi_14', 'ema_12', 'ema_26', 'ema_50', 'ema_200', 'macd', 'macd_signal', 'macd_hist',
     'bb_upper', 'bb_middle', 'bb_lower', 'bb_width', 'bb_percent_b', 'adx_14', 'plus_di_14',
     'minus_di_14', 'atr_14', 'obv', 'vwap'] %}
+-- depends_on: {{ ref('dim_interval') }}, {{ ref('fact_kline_gap') }} (the look-back, incremental runs)
+{%- set squeeze = var('squeeze_lookback_candles', 120) %}
+{%- set lookback_candles = [squeeze | int, 1] | max %}
+
+{#- per series: the earliest changed candle and where the inputs must be read from #}
+{%- set windows = recompute_windows(
+    "select klines.symbol_id, klines.interval_id, klines.open_time
+    from " ~ ref('fact_kline') ~ " as klines
+    left join " ~ this ~ " as stored
+        on stored.symbol_id = klines.symbol_id
+        and stored.interval_id = klines.interval_id
+        and stored.open_time = klines.open_time
+    where stored.open_time is null or not (stored.landed_at <=> klines.landed_at)
+    union all
+    select symbol_id, interval_id, open_time
+    from " ~ ref('fact_indicator') ~ "
+    where computed_at > (select coalesce(max(computed_at), '1000-01-01') from " ~ this ~ ")
+    union all
+    select stored.symbol_id, stored.interval_id, stored.open_time
+    from " ~ this ~ " as stored
+    left join " ~ ref('news_sentiment_weighted_fact') ~ " as news
+        on news.symbol_id = stored.symbol_id
+        and news.interval_id = stored.interval_id
+        and news.open_time = stored.open_time
+    where not (stored.news_sentiment <=> news.sentiment_weighted)",
+    lookback_candles, ref('dim_interval'), ref('fact_kline_gap')) %}
+{%- set indicator_type_ids = none %}
+{%- if windows is not none %}
+{#- listed so that MariaDB reads fact_indicator by primary-key ranges (type is its 3rd part) #}
+{%- set indicator_type_ids = run_query("select indicator_type_id from " ~ ref('dim_indicator_type')).columns[0].values() | map('int') | list %}
+{%- endif %}
 
 with klines as (
 
-    select * from {{ ref('fact_kline') }}
+    select * from {{ ref('fact_kline') }} as fact_kline
+    where {{ in_recompute_windows('fact_kline', windows) }}
 
 ),
 
 indicators as (
 
-    select * from {{ ref('fact_indicator') }}
+    select * from {{ ref('fact_indicator') }} as fact_indicator
+    where {{ in_recompute_windows('fact_indicator', windows) }}
+    {%- if indicator_type_ids %}
+      and fact_indicator.indicator_type_id in ({{ indicator_type_ids | join(', ') }})
+    {%- endif %}
 
 ),
 
@@ -28,7 +81,8 @@ indicator_types as (
 
 news as (
 
-    select * from {{ ref('news_sentiment_weighted_fact') }}
+    select * from {{ ref('news_sentiment_weighted_fact') }} as news
+    where {{ in_recompute_windows('news', windows) }}
 
 ),
 
@@ -40,8 +94,9 @@ pivoted_indicators as (
         indicators.open_time,
         {%- for code in indicator_codes %}
         max(case when indicator_types.indicator_code = '{{ code }}'
-                 then indicators.indicator_value end) as {{ code }}{{ ',' if not loop.last }}
+                 then indicators.indicator_value end) as {{ code }},
         {%- endfor %}
+        max(indicators.computed_at) as computed_at
     from indicators
     inner join indicator_types
         on indicators.indicator_type_id = indicator_types.indicator_type_id
@@ -67,7 +122,9 @@ joined as (
         {%- endfor %}
         news.sentiment_weighted as news_sentiment,
         klines.is_placeholder_candle,
-        klines.open_time
+        klines.open_time,
+        klines.landed_at,
+        pivoted_indicators.computed_at
     from klines
     left join pivoted_indicators
         on klines.symbol_id = pivoted_indicators.symbol_id
@@ -104,9 +161,11 @@ final as (
                 partition by symbol_id, interval_id order by open_time
                 rows between {{ var('squeeze_lookback_candles', 120) }} preceding and 1 preceding
             ), 0)
-        end as bb_width_ratio
+        end as bb_width_ratio,
+        {{ refreshed_at() }} as refreshed_at
     from joined
 
 )
 
 select * from final
+where {{ in_recompute_windows('final', windows, since='first_changed_at') }}

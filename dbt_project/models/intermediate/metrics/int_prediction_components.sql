@@ -1,10 +1,29 @@
 -- Per candle: the four component scores (each the weighted sum of the signals of its own
 -- metrics), the maximum possible score per direction, and the inputs of the guards.
-{{ config(post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}"]) }}
+--
+-- Incremental per series: nothing here looks at earlier rows (has_recent_gap reads
+-- fact_kline_gap, and a gap changes only with a candle at or before its end, which
+-- int_metric_inputs rewrites from), so the candles that int_metric_inputs or fact_metric_value
+-- rewrote since this model's newest row are recomputed from the earliest of them on. A change
+-- of dim_metric, score_settings or this SQL makes the next run a full rebuild by itself.
+{{
+    config(
+        materialized='incremental',
+        unique_key=['symbol_id', 'interval_id', 'open_time'],
+        rebuild_when_changed={'relations': ['dim_metric', 'score_settings']},
+        post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}",
+                   "{{ store_build_fingerprint() }}"]
+    )
+}}
+
+{%- set windows = recompute_windows(
+    rows_refreshed_since_this(ref('int_metric_inputs')) ~ " union all "
+    ~ rows_refreshed_since_this(ref('fact_metric_value')), 0) %}
 
 with klines as (
 
-    select * from {{ ref('fact_kline') }}
+    select * from {{ ref('fact_kline') }} as fact_kline
+    where {{ in_recompute_windows('fact_kline', windows) }}
 
 ),
 
@@ -22,7 +41,8 @@ intervals as (
 
 metric_values as (
 
-    select * from {{ ref('fact_metric_value') }}
+    select * from {{ ref('fact_metric_value') }} as fact_metric_value
+    where {{ in_recompute_windows('fact_metric_value', windows) }}
 
 ),
 
@@ -35,7 +55,8 @@ metrics as (
 
 inputs as (
 
-    select * from {{ ref('int_metric_inputs') }}
+    select * from {{ ref('int_metric_inputs') }} as int_metric_inputs
+    where {{ in_recompute_windows('int_metric_inputs', windows) }}
 
 ),
 
@@ -120,7 +141,8 @@ final as (
                   interval gap_lookback.gap_lookback_candles * intervals.interval_seconds second)
         ) then 1 else 0 end as has_recent_gap,
         klines.open_time,
-        klines.close_at as predicting_at
+        klines.close_at as predicting_at,
+        {{ refreshed_at() }} as refreshed_at
     from klines
     inner join symbols
         on klines.symbol_id = symbols.symbol_id

@@ -1,0 +1,66 @@
+{# Automatic full rebuild of an incremental model when what its stored rows were computed WITH
+   has changed, not only what they were computed FROM. An incremental run recomputes only the
+   tail, so after an edit of the model's SQL, of a seed it reads (dim_metric, score_settings)
+   or of a var its windows use, the older rows would silently keep the old logic; and dbt-mysql
+   merges by key, so rows of a switched-off metric would even survive. A dbt user expects
+   "edit the seed, run the pipeline" to give the new numbers everywhere, so such a model
+   rebuilds itself in full instead.
+
+   Opt-in per model with config(rebuild_when_changed={'relations': [model names it refs],
+   'vars': {name: value}}): the fingerprint is md5 of the model's SQL (raw_code), the given
+   vars and the contents of the given relations; it is kept in the table comment (post-hook store_build_fingerprint).
+   A missing or different fingerprint makes should_full_refresh() true for that run. Edits of
+   the macros a model calls are not part of it: after those, run `dbt run --full-refresh`. #}
+
+{% macro should_full_refresh() %}
+    {%- set configured = config.get('full_refresh') -%}
+    {%- if configured is none -%}
+        {%- set configured = flags.FULL_REFRESH -%}
+    {%- endif -%}
+    {%- if configured or not execute or config.get('rebuild_when_changed') is none -%}
+        {{ return(configured) }}
+    {%- endif -%}
+    {%- set stored = run_query(
+        "select table_comment from information_schema.tables where table_schema = '"
+        ~ this.schema ~ "' and table_name = '" ~ this.identifier ~ "'") -%}
+    {%- if stored.rows | length == 0 -%}
+        {{ return(configured) }}  {#- no table yet: the materialization creates it anyway #}
+    {%- endif -%}
+    {%- set changed = stored.rows[0][0] != build_fingerprint_comment() -%}
+    {%- if changed -%}
+        {{ log(this.identifier ~ ": SQL, seeds or vars changed since its last build: full rebuild",
+               info=true) }}
+    {%- endif -%}
+    {{ return(changed) }}
+{% endmacro %}
+
+
+{% macro build_fingerprint_comment() %}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set spec = config.get('rebuild_when_changed') -%}
+    {%- set parts = [model.raw_code] -%}
+    {%- for name, value in (spec.get('vars') or {}).items() | sort -%}
+        {%- do parts.append(name ~ '=' ~ value) -%}
+    {%- endfor -%}
+    {%- for name in spec.get('relations') or [] -%}
+        {%- set relation = ref(name) -%}
+        {%- set values = [] -%}
+        {%- for column in adapter.get_columns_in_relation(relation) -%}
+            {%- do values.append("coalesce(cast(`" ~ column.name ~ "` as char), '<null>')") -%}
+        {%- endfor -%}
+        {%- set digest = run_query(
+            "select coalesce(md5(group_concat(row_digest order by row_digest separator '')), '') "
+            ~ "from (select md5(concat_ws('|', " ~ values | join(', ') ~ ")) as row_digest from "
+            ~ relation ~ ") as row_digests") -%}
+        {%- do parts.append(relation.identifier ~ ':' ~ digest.rows[0][0]) -%}
+    {%- endfor -%}
+    {{ return('build fingerprint ' ~ local_md5(parts | join('\n'))) }}
+{% endmacro %}
+
+
+{# Post-hook of a model with rebuild_when_changed: remember the fingerprint of this build. #}
+{% macro store_build_fingerprint() %}
+    alter table {{ this }} comment = '{{ build_fingerprint_comment() }}'
+{% endmacro %}

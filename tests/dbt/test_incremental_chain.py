@@ -1,0 +1,257 @@
+"""The incremental metric chain (int_metric_inputs, fact_metric_value, int_prediction_components,
+fact_prediction) equals a --full-refresh of the same inputs, and rewrites only the tail.
+
+One warehouse on a slice of the bundled 1h data that holds an exchange outage (2021-09-29, a
+missing candle inside the look-back of the rewritten candle, so the gap-aware look-back is
+exercised) is built, then changed the ways production changes it:
+
+* new candles for every symbol (the live case);
+* an older candle of one symbol re-landed with another close (the ingest upsert: the later
+  message wins and raw_klines.landed_at moves), which changes that series' indicators from
+  that candle on;
+* indicator values upserted as Spark does (computed_at moves only for values that changed);
+* articles published before the first build's cut that land only now (late news), which
+  change the news sentiment of older candles.
+
+Then an incremental `dbt run`, a copy of the four models, a `--full-refresh` of the same
+inputs, and every row and column compared (refreshed_at, the time of the run that wrote a row,
+left out). The tail test checks, per series, that rows before the earliest changed candle keep
+the refreshed_at of the first build and rows from it on carry the incremental run's: a
+regression to a full rebuild (or a too-late start) fails it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cryptoquant import db
+from cryptoquant.config import Settings
+from cryptoquant.dbt import run_dbt as _run_dbt
+from loaders import news_sentiment
+from spark.indicators.compute import compute_indicators
+from spark.indicators.config import load_config_csv
+from tests.dbt.conftest import RUN_SELECT, fetch
+from tests.dbt.indicator_fixture import DDL as INDICATOR_DDL
+from tests.news.news_fixture import land_news, read_news
+from tests.support.sample import land_klines
+
+pytestmark = pytest.mark.integration
+
+START = dt.datetime(2021, 9, 10)
+CUT = dt.datetime(2021, 11, 20)          # the first build sees candles opening before CUT
+NEW_END = CUT + dt.timedelta(hours=6)    # six new candles per symbol
+REWRITTEN = ("ETHUSDT", dt.datetime(2021, 9, 30, 4))  # re-landed later; 120 candles before it
+                                                      # cross the 2021-09-29 07:00 outage
+LATE_NEWS = (CUT - dt.timedelta(days=5), CUT - dt.timedelta(days=3))  # published, landed late
+
+CHAIN = {
+    "int_metric_inputs": ["symbol_id", "interval_id", "open_time"],
+    "fact_metric_value": ["symbol_id", "interval_id", "open_time", "metric_id"],
+    "int_prediction_components": ["symbol_id", "interval_id", "open_time"],
+    "fact_prediction": ["symbol_id", "interval_id", "open_time"],
+}
+RUN_COLUMNS = {"refreshed_at"}  # when a row was written, not what it says
+REL_TOLERANCE = 1e-9  # doubles: window sums over a shorter partition may round differently
+
+
+def upsert_indicator_values(settings: Settings) -> None:
+    """Every indicator of every landed series into staging.indicator_values, the way Spark's
+    upsert does it: new values inserted, computed_at moved only where the value changed."""
+    specs = load_config_csv()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    columns = ["symbol", "interval_code", "open_time", "open", "high", "low", "close", "volume"]
+    with db.staging(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"select {', '.join(columns)} from raw_klines "
+                    "order by symbol, interval_code, open_time")
+        klines = pd.DataFrame(list(cur.fetchall()), columns=columns)
+    rows = []
+    for (symbol, interval_code), series in klines.groupby(["symbol", "interval_code"]):
+        series = series.reset_index(drop=True)
+        wide = compute_indicators(series, specs)
+        times = [t.to_pydatetime() for t in pd.to_datetime(series["open_time"])]
+        for code in wide.columns:
+            for t, v in zip(times, wide[code].to_numpy(), strict=True):
+                if np.isfinite(v):
+                    rows.append((symbol, interval_code, code, t, float(v), now))
+    with db.staging(settings) as conn, conn.cursor() as cur:
+        cur.execute(INDICATOR_DDL)
+        for i in range(0, len(rows), 20_000):
+            cur.executemany(
+                "insert into indicator_values (symbol, interval_code, indicator_code, open_time, "
+                "value, computed_at) values (%s, %s, %s, %s, %s, %s) on duplicate key update "
+                "computed_at = if(value <=> values(value), computed_at, values(computed_at)), "
+                "value = values(value)", rows[i:i + 20_000])
+        conn.commit()
+
+
+def land_scored_news(settings: Settings, articles: pd.DataFrame) -> None:
+    land_news(settings, articles)
+    news_sentiment.run_step(settings)
+
+
+def refreshed(settings: Settings, table: str) -> dict[tuple, dt.datetime]:
+    keys = CHAIN[table]
+    return {tuple(r[:-1]): r[-1] for r in fetch(
+        settings, f"select {', '.join(keys)}, refreshed_at from {table}")}
+
+
+def news_by_candle(settings: Settings) -> dict[tuple, float]:
+    return {(r[0], r[1], r[2]): r[3] for r in fetch(
+        settings, "select symbol_id, interval_id, open_time, sentiment_weighted "
+                  "from news_sentiment_weighted_fact")}
+
+
+def columns_of(settings: Settings, table: str) -> list[tuple[str, str]]:
+    return fetch(settings, "select column_name, data_type from information_schema.columns "
+                           "where table_schema = database() and table_name = %s "
+                           "order by ordinal_position", (table,))
+
+
+@pytest.fixture(scope="module")
+def chain(make_settings, dbt_target_path):
+    settings = make_settings("dbtinc")
+
+    def run_dbt(*args):
+        return _run_dbt(settings, [*args, "--target-path", dbt_target_path], capture=True)
+
+    news = read_news()
+    late = (news.published_at > LATE_NEWS[0]) & (news.published_at <= LATE_NEWS[1])
+    assert late.sum() > 0
+
+    # 1. the first build: candles before CUT, the news up to CUT except the late articles
+    land_klines(settings, start=START, end=CUT)
+    land_scored_news(settings, news[(news.published_at <= CUT) & ~late])
+    upsert_indicator_values(settings)
+    run_dbt("seed")
+    run_dbt("run", *RUN_SELECT)
+    before = {table: refreshed(settings, table) for table in CHAIN}
+    news_before = news_by_candle(settings)
+
+    # 2. the changes: new candles, a re-landed older candle, Spark's upsert, late news
+    land_klines(settings, start=CUT, end=NEW_END)
+    symbol, open_time = REWRITTEN
+    with db.staging(settings) as conn, conn.cursor() as cur:
+        cur.execute("update raw_klines set close = close * 1.01, high = greatest(high, close) "
+                    "where symbol = %s and open_time = %s", (symbol, open_time))
+        assert cur.rowcount == 1
+        conn.commit()
+    land_scored_news(settings, news[late | ((news.published_at > CUT)
+                                            & (news.published_at <= NEW_END))])
+    upsert_indicator_values(settings)
+
+    # 3. incremental run of the same selection; keep a copy of the four models
+    run_dbt("run", *RUN_SELECT)
+    after = {table: refreshed(settings, table) for table in CHAIN}
+    news_after = news_by_candle(settings)
+    with db.warehouse(settings) as conn, conn.cursor() as cur:
+        for table in CHAIN:
+            cur.execute(f"create table {table}__incremental as select * from {table}")
+        conn.commit()
+
+    # 4. the same inputs, --full-refresh
+    run_dbt("run", *RUN_SELECT, "--full-refresh")
+
+    # the earliest changed candle per series, from what was changed above
+    ids = dict(fetch(settings, "select symbol_code, symbol_id from dim_symbol"))
+    (hour,) = fetch(settings, "select interval_id from dim_interval where interval_code = '1h'")
+    first_change = {(ids[s], hour[0]): CUT for s in ids}
+    rewritten = (ids[symbol], hour[0])
+    first_change[rewritten] = min(first_change[rewritten], open_time)
+    for key in set(news_before) | set(news_after):
+        if news_before.get(key) != news_after.get(key) and key[2] < CUT:
+            series = key[:2]
+            first_change[series] = min(first_change[series], key[2])
+    return settings, before, after, first_change
+
+
+@pytest.mark.parametrize("table", sorted(CHAIN))
+def test_incremental_run_equals_full_refresh(chain, table):
+    settings = chain[0]
+    keys = CHAIN[table]
+    columns = [(c, kind) for c, kind in columns_of(settings, table) if c not in RUN_COLUMNS]
+    assert [c for c, _ in columns_of(settings, f"{table}__incremental")] == \
+        [c for c, _ in columns_of(settings, table)]
+    join = " and ".join(f"i.{k} = f.{k}" for k in keys)
+    differs = []
+    for column, kind in columns:
+        if kind in ("double", "float"):
+            differs.append(f"not (i.{column} <=> f.{column} or abs(i.{column} - f.{column}) <= "
+                           f"{REL_TOLERANCE} * greatest(abs(i.{column}), abs(f.{column})))")
+        else:
+            differs.append(f"not (i.{column} <=> f.{column})")
+    counts = fetch(settings, f"select (select count(*) from {table}__incremental), "
+                             f"(select count(*) from {table}), "
+                             f"(select count(*) from {table}__incremental i join {table} f "
+                             f"on {join})")
+    assert counts[0][0] == counts[0][1] == counts[0][2] > 0, counts
+    bad = fetch(settings, f"select {', '.join('i.' + k for k in keys)}, "
+                          + ", ".join(f"({d})" for d in differs)
+                          + f" from {table}__incremental i join {table} f on {join} "
+                          f"where {' or '.join(differs)} limit 5")
+    names = [c for c, _ in columns]
+    assert not bad, [(row[:len(keys)], [n for n, flag in zip(names, row[len(keys):],
+                                                             strict=True) if flag])
+                     for row in bad]
+
+
+def test_rows_compared_include_every_change(chain):
+    """The scenario exercises what it claims: a re-landed older candle, late news on older
+    candles, and a look-back that crosses the outage of 2021-09-29."""
+    settings, _before, _after, first_change = chain
+    ids = dict(fetch(settings, "select symbol_code, symbol_id from dim_symbol"))
+    assert min(t for s, t in first_change.items() if s[0] == ids[REWRITTEN[0]]) == REWRITTEN[1]
+    assert any(t < CUT for s, t in first_change.items() if s[0] != ids[REWRITTEN[0]])
+    gaps = fetch(settings, "select count(*) from fact_kline_gap where symbol_id = %s "
+                           "and gap_end_at between %s and %s",
+                 (ids[REWRITTEN[0]], REWRITTEN[1] - dt.timedelta(hours=120), REWRITTEN[1]))
+    assert gaps[0][0] >= 1
+
+
+@pytest.mark.parametrize("table", sorted(CHAIN))
+def test_incremental_run_rewrites_only_from_the_first_changed_candle(chain, table):
+    _settings, before, after, first_change = chain
+    run_at = max(after[table].values())
+    kept, rewritten, wrong = 0, 0, []
+    for key, at in after[table].items():
+        series, open_time = key[:2], key[2]
+        if open_time < first_change[series]:
+            kept += 1
+            if at != before[table][key]:
+                wrong.append(("rewritten before the first change", key))
+        else:
+            rewritten += 1
+            if at != run_at:
+                wrong.append(("not rewritten from the first change on", key))
+    assert not wrong, (len(wrong), wrong[:5])
+    assert rewritten > 0
+    # most of the history is older than the changes and must have been left alone
+    assert kept > rewritten
+
+
+def test_a_seed_change_rebuilds_the_chain_without_full_refresh(chain, dbt_target_path):
+    """Switching a metric off (the metrics seed, here edited in the warehouse) and running
+    without --full-refresh: the models fingerprinting dim_metric rebuild in full, so the metric's
+    rows disappear and every score uses the new metric set (an incremental merge would have
+    kept the old rows). Runs last: it changes the module's warehouse."""
+    settings = chain[0]
+    (metric_id, code), = fetch(settings, "select metric_id, metric_code from dim_metric "
+                                         "where is_active = 1 order by metric_id limit 1")
+    with db.warehouse(settings) as conn, conn.cursor() as cur:
+        cur.execute("update metrics set is_active = 0 where metric_id = %s", (metric_id,))
+        conn.commit()
+    _run_dbt(settings, ["run", "--select", "dim_metric", "fact_metric_value",
+                        "int_prediction_components", "fact_prediction",
+                        "--target-path", dbt_target_path], capture=True)
+    assert fetch(settings, "select count(*) from fact_metric_value where metric_id = %s",
+                 (metric_id,)) == [(0,)], code
+    for table in ("fact_metric_value", "int_prediction_components"):
+        assert len(fetch(settings, f"select distinct refreshed_at from {table}")) == 1, table
+    # the bullish maximum lost the metric's weight in every prediction's components
+    weights = fetch(settings, "select distinct max_bullish_score + max_bearish_score "
+                              "from int_prediction_components")
+    expected = fetch(settings, "select sum(metric_weight) from dim_metric where is_active = 1")
+    assert [(float(w),) for (w,) in weights] == [(float(expected[0][0]),)]
