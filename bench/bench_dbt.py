@@ -17,14 +17,20 @@ sample size and at >= 1.5M candles. Goal: the incremental build takes <= 10% of 
   dbt_marts, dbt_patterns, without --full-refresh. spark_fpgrowth is not re-run (its rules
   from the first build stay). Reported dbt-only and dbt + Spark.
 * Per model: dbt's run_results.json of the last full and the last incremental build (dbt
-  writes to a private target path, not the shared target/).
+  writes to a private target path, not the shared target/), and the seconds of the metric
+  chain (fact_indicator, int_metric_inputs, fact_metric_value, int_prediction_components,
+  fact_prediction: incremental per series with a look-back) in each.
+* Live-like round: after the incremental builds, one more candle per symbol, then what a
+  round of ``cryptoquant pipeline live`` runs: ``dbt run --select fact_kline``, the incremental
+  Spark step, and the timed ``dbt run`` of ``cryptoquant.live.PREDICTION_MODELS`` (the models
+  between the landing tables and fact_prediction).
 * Memory: peak RSS of this process tree during each build (this process + the dbt or Spark
   subprocess, JVM included), and of the shared MariaDB server (other users' load included).
 
 Default size: sample only. ``make bench`` runs every benchmark and must finish in reasonable
 time; the large size has never finished on these 2-core machines (its one attempt was stopped
-in dbt_marts after ~17 minutes of landing, dbt_base and the full Spark step, and the table
-marts are rebuilt from all history at each of its builds). Run it with ``--sizes large`` (or
+in dbt_marts after ~17 minutes of landing, dbt_base and the full Spark step; the backtest,
+analytics and pattern marts are still tables rebuilt from all history at each build). Run it with ``--sizes large`` (or
 ``--sizes sample,large``).
 
     python -m bench.bench_dbt [--sizes sample|large|sample,large] [--runs 2]
@@ -56,6 +62,9 @@ from cryptoquant.dbt import STAGES, DbtFailed, run_dbt, stage_args
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT")
 INTERVAL = {"sample": ("1h", 3600), "large": ("1m", 60)}
 GOAL = 0.10
+# The per-candle chain made incremental with a per-series look-back (reported separately).
+CHAIN = ("fact_indicator", "int_metric_inputs", "fact_metric_value", "int_prediction_components",
+         "fact_prediction")
 SPARK_SNIPPET = (
     "import json, sys\n"
     "from cryptoquant.config import load_settings\n"
@@ -169,6 +178,23 @@ class Builder:
         out["server_rss_mb"] = server.peak_mb if server else None
         return out
 
+    def live_round(self) -> dict:
+        """A round of the live loop after new candles landed: fact_kline, the incremental
+        Spark step (untimed here), then the timed dbt run of the prediction models."""
+        from cryptoquant.live import KLINE_MODELS, PREDICTION_EXCLUDE, PREDICTION_MODELS
+
+        tp = ["--target-path", str(self.target_path)]
+        run_dbt(self.settings, ["run", "--select", KLINE_MODELS, *tp], capture=True)
+        self.spark("indicators", "")
+        t0 = time.perf_counter()
+        run_dbt(self.settings, ["run", "--select", *PREDICTION_MODELS, "--exclude",
+                                PREDICTION_EXCLUDE, *tp], capture=True)
+        seconds = time.perf_counter() - t0
+        results = json.loads((self.target_path / "run_results.json").read_text())["results"]
+        return {"seconds": seconds, "load": os.getloadavg(),
+                "nodes": [{"step": "live", "node": r["unique_id"], "seconds": r["execution_time"],
+                           "status": r["status"]} for r in results]}
+
 
 class _Null:
     def __enter__(self):
@@ -198,8 +224,8 @@ def measure(base: Settings, size: str, runs: int, full_runs: int, large_candles:
     db.provision(s)
     interval, seconds = INTERVAL[size]
     frames = series(size, large_candles)
-    held = {k: df.tail(runs).reset_index(drop=True) for k, df in frames.items()}
-    first = {k: df.iloc[:-runs] for k, df in frames.items()}
+    held = {k: df.tail(runs + 1).reset_index(drop=True) for k, df in frames.items()}
+    first = {k: df.iloc[:-(runs + 1)] for k, df in frames.items()}
     del frames
     try:
         with tempfile.TemporaryDirectory(prefix="bench-dbt-") as tmp:
@@ -225,8 +251,11 @@ def measure(base: Settings, size: str, runs: int, full_runs: int, large_candles:
                 incs.append(b.build(full=False, with_spark=True))
                 progress(partial)
                 print(f"[{size}] incremental #{i + 1}: {_brief(incs[-1])}", flush=True)
+            land(s, {k: df.iloc[[runs]] for k, df in held.items()}, interval, seconds)
+            live = b.live_round()
+            print(f"[{size}] live-like round: dbt {live['seconds']:.1f} s", flush=True)
         return {"size": size, "candles": candles, "interval": interval, "full": fulls,
-                "incremental": incs, "load": os.getloadavg()}
+                "incremental": incs, "live": live, "load": os.getloadavg()}
     finally:
         if not keep:
             with db.connection(base, role="admin", autocommit=True) as conn, conn.cursor() as cur:
@@ -238,6 +267,12 @@ def _brief(r: dict) -> str:
     return (f"dbt {r['dbt']:.1f} s {({k: round(v, 1) for k, v in r['stages'].items()})}, "
             f"spark {r['spark']:.1f} s (job {r['spark_job']:.1f} s), "
             f"rss {r['rss_mb']:.0f} MiB, server {r['server_rss_mb'] or 0:.0f} MiB")
+
+
+def chain_seconds(nodes: list[dict]) -> str:
+    by_name = {d["node"].split(".")[-1]: d["seconds"] for d in nodes
+               if d["node"].startswith("model.")}
+    return ", ".join(f"{name} {by_name[name]:.1f} s" for name in CHAIN if name in by_name)
 
 
 def short(node: str) -> str:
@@ -284,6 +319,17 @@ def report(results: list[dict]) -> str:
                 f"{kinds.get('model', 0):.1f} s, tests {kinds.get('test', 0):.1f} s, seeds "
                 f"{kinds.get('seed', 0):.1f} s (sums of node times; dbt runs 2 threads, so they "
                 f"can exceed the stage times). Top: {top}.")
+        detail.append(f"- {label}, the metric chain (incremental per series since 2026-12-02): "
+                      f"last full build {chain_seconds(r['full'][-1]['nodes'])}; last "
+                      f"incremental build {chain_seconds(r['incremental'][-1]['nodes'])}.")
+        if r.get("live"):
+            live = r["live"]
+            top = "; ".join(f"{short(n)} {sec:.1f} s" for _, n, sec in top_nodes(live["nodes"]))
+            detail.append(
+                f"- {label}, live-like round (one more candle per symbol; `dbt run` of "
+                f"cryptoquant.live.PREDICTION_MODELS after fact_kline and the incremental Spark "
+                f"step): {live['seconds']:.1f} s wall, dbt start-up included, load "
+                f"{live['load'][0]:.1f}. Nodes: {top}.")
         detail.append(f"- {label}: load average {r['load'][0]:.1f} / {r['load'][1]:.1f} / "
                       f"{r['load'][2]:.1f} (1/5/15 min) when it ended.")
     return (

@@ -21,3 +21,24 @@ def test_marts_stage_excludes_the_base_stage():
     assert stage_args("dbt_marts")[:3] == ["build", "--select", "tag:marts"]
     assert stage_args("dbt_marts")[-2:] == ["--exclude", "tag:base"]
     assert "--exclude" not in stage_args("dbt_base")
+
+
+def test_report_lists_the_metric_chain_and_the_live_round():
+    from bench.bench_dbt import report
+
+    def nodes(seconds):
+        return [{"step": "dbt_marts", "node": f"model.cryptoquant.{name}", "seconds": sec,
+                 "status": "success"} for name, sec in seconds.items()]
+
+    build = {"dbt": 10.0, "spark": 1.0, "stages": {"dbt_marts": 10.0}, "rss_mb": 1.0,
+             "server_rss_mb": 1.0}
+    full = {**build, "nodes": nodes({"fact_metric_value": 9.5, "int_metric_inputs": 4.0})}
+    inc = {**build, "dbt": 1.0, "nodes": nodes({"fact_metric_value": 0.25})}
+    live = {"seconds": 3.0, "load": (5.0, 4.0, 3.0),
+            "nodes": nodes({"fact_prediction": 0.5})}
+    text = report([{"size": "sample", "candles": 100, "interval": "1h", "full": [full],
+                    "incremental": [inc], "live": live, "load": (1.0, 1.0, 1.0)}])
+    assert "last full build int_metric_inputs 4.0 s, fact_metric_value 9.5 s" in text
+    assert "last incremental build fact_metric_value 0.2 s" in text
+    assert "live-like round" in text and "3.0 s wall" in text
+    assert "incremental 10% of full, goal met" in text
