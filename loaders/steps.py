@@ -93,11 +93,24 @@ def drain_news(settings: Settings, progress: bool = True, **kwargs) -> dict:
     return loop.run(until_idle=True)
 
 
+def _ensure_topic(settings: Settings, topic: str) -> None:
+    from cryptoquant.stack.kafka import create_topics
+
+    try:
+        create_topics(settings, [topic])
+    except Exception as exc:  # noqa: BLE001 - no create rights, or no broker: the producer
+        # and the consumer report that themselves, with their own clear errors
+        logger.warning("could not create topic %s (%s); the consumer waits for it", topic, exc)
+
+
 def replay_and_drain(settings: Settings, files: list[Path], progress: bool = True
                      ) -> tuple[dict, dict]:
     """The replay with the drain running beside it on a thread (group join, then batches
     landing while later ones are still being published); the drain stops once the replay has
     finished and the topic has stayed empty for its idle time."""
+    # The consumer subscribes before the first message is produced: make the topic now, or it
+    # would report "unknown topic" until the producer's first write auto-creates it.
+    _ensure_topic(settings, settings.kafka_topic_klines)
     replayed = threading.Event()
     landed, failed = {}, []
 
