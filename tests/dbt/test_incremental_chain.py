@@ -1,5 +1,7 @@
 """The incremental metric chain (int_metric_inputs, fact_metric_value, int_prediction_components,
-fact_prediction) equals a --full-refresh of the same inputs, and rewrites only the tail.
+fact_prediction) and the per-prediction model after it (int_prediction_states_discretised, with
+mart_regime, the table it reads, built beside it) equal a --full-refresh of the same inputs, and
+rewrite only the tail.
 
 One warehouse on a slice of the bundled 1h data that holds an exchange outage (2021-09-29, a
 missing candle inside the look-back of the rewritten candle, so the gap-aware look-back is
@@ -13,7 +15,7 @@ exercised) is built, then changed the ways production changes it:
 * articles published before the first build's cut that land only now (late news), which
   change the news sentiment of older candles.
 
-Then an incremental `dbt run`, a copy of the four models, a `--full-refresh` of the same
+Then an incremental `dbt run`, a copy of the incremental models, a `--full-refresh` of the same
 inputs, and every row and column compared (refreshed_at, the time of the run that wrote a row,
 left out). The tail test checks, per series, that rows before the earliest changed candle keep
 the refreshed_at of the first build and rows from it on carry the incremental run's: a
@@ -54,6 +56,10 @@ CHAIN = {
     "int_prediction_components": ["symbol_id", "interval_id", "open_time"],
     "fact_prediction": ["symbol_id", "interval_id", "open_time"],
 }
+# Per prediction (one row per item): its candle is the prediction's (fact_prediction).
+PER_PREDICTION = {"int_prediction_states_discretised": ["prediction_id", "item"]}
+KEYS = CHAIN | PER_PREDICTION
+SELECT_MODELS = [*RUN_SELECT, "mart_regime", *PER_PREDICTION]
 RUN_COLUMNS = {"refreshed_at"}  # when a row was written, not what it says
 REL_TOLERANCE = 1e-9  # doubles: window sums over a shorter partition may round differently
 
@@ -94,6 +100,13 @@ def land_scored_news(settings: Settings, articles: pd.DataFrame) -> None:
 
 
 def refreshed(settings: Settings, table: str) -> dict[tuple, dt.datetime]:
+    """refreshed_at by (symbol_id, interval_id, open_time, ...): per-prediction rows are keyed
+    by their prediction's candle and then by their own key."""
+    if table in PER_PREDICTION:
+        keys = "".join(f"t.{k}, " for k in PER_PREDICTION[table] if k != "prediction_id")
+        return {tuple(r[:-1]): r[-1] for r in fetch(
+            settings, f"select p.symbol_id, p.interval_id, p.open_time, {keys}t.refreshed_at "
+                      f"from {table} t join fact_prediction p on p.prediction_id = t.prediction_id")}
     keys = CHAIN[table]
     return {tuple(r[:-1]): r[-1] for r in fetch(
         settings, f"select {', '.join(keys)}, refreshed_at from {table}")}
@@ -127,8 +140,8 @@ def chain(make_settings, dbt_target_path):
     land_scored_news(settings, news[(news.published_at <= CUT) & ~late])
     upsert_indicator_values(settings)
     run_dbt("seed")
-    run_dbt("run", *RUN_SELECT)
-    before = {table: refreshed(settings, table) for table in CHAIN}
+    run_dbt("run", *SELECT_MODELS)
+    before = {table: refreshed(settings, table) for table in KEYS}
     news_before = news_by_candle(settings)
 
     # 2. the changes: new candles, a re-landed older candle, Spark's upsert, late news
@@ -143,17 +156,17 @@ def chain(make_settings, dbt_target_path):
                                             & (news.published_at <= NEW_END))])
     upsert_indicator_values(settings)
 
-    # 3. incremental run of the same selection; keep a copy of the four models
-    run_dbt("run", *RUN_SELECT)
-    after = {table: refreshed(settings, table) for table in CHAIN}
+    # 3. incremental run of the same selection; keep a copy of the incremental models
+    run_dbt("run", *SELECT_MODELS)
+    after = {table: refreshed(settings, table) for table in KEYS}
     news_after = news_by_candle(settings)
     with db.warehouse(settings) as conn, conn.cursor() as cur:
-        for table in CHAIN:
+        for table in KEYS:
             cur.execute(f"create table {table}__incremental as select * from {table}")
         conn.commit()
 
     # 4. the same inputs, --full-refresh
-    run_dbt("run", *RUN_SELECT, "--full-refresh")
+    run_dbt("run", *SELECT_MODELS, "--full-refresh")
 
     # the earliest changed candle per series, from what was changed above
     ids = dict(fetch(settings, "select symbol_code, symbol_id from dim_symbol"))
@@ -168,10 +181,10 @@ def chain(make_settings, dbt_target_path):
     return settings, before, after, first_change
 
 
-@pytest.mark.parametrize("table", sorted(CHAIN))
+@pytest.mark.parametrize("table", sorted(KEYS))
 def test_incremental_run_equals_full_refresh(chain, table):
     settings = chain[0]
-    keys = CHAIN[table]
+    keys = KEYS[table]
     columns = [(c, kind) for c, kind in columns_of(settings, table) if c not in RUN_COLUMNS]
     assert [c for c, _ in columns_of(settings, f"{table}__incremental")] == \
         [c for c, _ in columns_of(settings, table)]
@@ -211,7 +224,7 @@ def test_rows_compared_include_every_change(chain):
     assert gaps[0][0] >= 1
 
 
-@pytest.mark.parametrize("table", sorted(CHAIN))
+@pytest.mark.parametrize("table", sorted(KEYS))
 def test_incremental_run_rewrites_only_from_the_first_changed_candle(chain, table):
     _settings, before, after, first_change = chain
     run_at = max(after[table].values())
@@ -220,7 +233,7 @@ def test_incremental_run_rewrites_only_from_the_first_changed_candle(chain, tabl
         series, open_time = key[:2], key[2]
         if open_time < first_change[series]:
             kept += 1
-            if at != before[table][key]:
+            if at != before[table].get(key):
                 wrong.append(("rewritten before the first change", key))
         else:
             rewritten += 1

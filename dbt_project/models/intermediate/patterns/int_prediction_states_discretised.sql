@@ -4,16 +4,51 @@
 -- metrics of fact_metric_value that fire.
 -- Only what is known at the signal candle's close: no outcome here (see fp_growth_transactions).
 -- A table (not this folder's view): two models and the rule matching join it by item.
+--
+-- Incremental per prediction: a prediction's items read only its own candle (and, for the MACD
+-- cross, the candle before) of fact_prediction, fact_indicator, fact_metric_value, mart_regime
+-- and news_sentiment_weighted_fact, and the seeds; no quantile or window over the history.
+-- Every input change of those candles reaches fact_prediction: int_metric_inputs finds new or
+-- re-landed candles, changed indicator values (any type) and changed news sentiment, and the
+-- metric chain rewrites each series from its earliest changed candle C to its end, stamping
+-- refreshed_at; mart_regime at a candle reads only that candle and earlier ones of the same
+-- inputs, so it can change only from C on too. So the predictions fact_prediction rewrote
+-- after this model's newest refreshed_at are exactly the ones to redo (unique_key
+-- prediction_id: all their items are replaced, so an item that no longer holds disappears).
+-- A change of this SQL, of the seeds fp_growth_state_bins / fp_growth_parameters or of the
+-- regime vars makes the next run a full rebuild by itself; after editing mart_regime's SQL or
+-- a macro it calls, run `dbt run --full-refresh`.
+{%- set regime_vars = {} %}
+{%- for name in ['atr_indicator_code', 'regime_ema_code', 'regime_adx_trend_min',
+                 'regime_ema_slope_candles', 'regime_high_volatility_ratio',
+                 'regime_low_volatility_ratio', 'regime_volatility_window_candles'] %}
+{%- do regime_vars.update({'backtest_' ~ name: backtest_parameter(name) | trim}) %}
+{%- endfor %}
 {{
     config(
-        materialized='table',
+        materialized='incremental',
+        unique_key=['prediction_id'],
+        rebuild_when_changed={'relations': ['fp_growth_state_bins', 'fp_growth_parameters'],
+                              'vars': regime_vars},
         post_hook=["{{ add_primary_key(['prediction_id', 'item']) }}",
-                   "{{ add_index('ix_int_prediction_states_item', ['item']) }}"]
+                   "{{ add_index('ix_int_prediction_states_item', ['item']) }}",
+                   "{{ add_index('ix_int_prediction_states_refreshed_at', ['refreshed_at']) }}",
+                   "{{ store_build_fingerprint() }}"]
     )
 }}
+-- depends_on: {{ ref('dim_interval') }}, {{ ref('fact_kline_gap') }} (the look-back, incremental runs)
+
+{#- per series: the first rewritten prediction (rows to redo) and one candle before it (the
+    MACD histogram's previous value; gap-aware, as the metric chain's lag()) #}
+{%- set windows = recompute_windows(
+    "select symbol_id, interval_id, open_time from " ~ ref('fact_prediction') ~ "
+    where refreshed_at > (select coalesce(max(refreshed_at), '1000-01-01') from " ~ this ~ ")",
+    1, ref('dim_interval'), ref('fact_kline_gap')) %}
+
 with predictions as (
 
-    select * from {{ ref('fact_prediction') }}
+    select * from {{ ref('fact_prediction') }} as fact_prediction
+    where {{ in_recompute_windows('fact_prediction', windows, since='first_changed_at') }}
 
 ),
 
@@ -34,24 +69,28 @@ indicators as (
     from {{ ref('fact_indicator') }} as fact_indicator
     inner join {{ ref('dim_indicator_type') }} as dim_indicator_type
         on dim_indicator_type.indicator_type_id = fact_indicator.indicator_type_id
+    where {{ in_recompute_windows('fact_indicator', windows) }}
 
 ),
 
 metric_values as (
 
-    select * from {{ ref('fact_metric_value') }}
+    select * from {{ ref('fact_metric_value') }} as fact_metric_value
+    where {{ in_recompute_windows('fact_metric_value', windows, since='first_changed_at') }}
 
 ),
 
 regimes as (
 
-    select * from {{ ref('mart_regime') }}
+    select * from {{ ref('mart_regime') }} as mart_regime
+    where {{ in_recompute_windows('mart_regime', windows, since='first_changed_at') }}
 
 ),
 
 news as (
 
-    select * from {{ ref('news_sentiment_weighted_fact') }}
+    select * from {{ ref('news_sentiment_weighted_fact') }} as news
+    where {{ in_recompute_windows('news', windows, since='first_changed_at') }}
 
 ),
 
@@ -226,4 +265,5 @@ final as (
 
 )
 
-select * from final
+select final.*, {{ refreshed_at() }} as refreshed_at
+from final
