@@ -343,7 +343,12 @@ Per-stage medians (seconds; a stage starts where the previous one ends):
 {stages}
 
 Landing in staging (the consume-only latency) is {land_ratio:.1%} of the live end-to-end
-time; the rest is the refresh and the API's response cache (up to its TTL after a refresh).
+time; the rest is the refresh and the API's response cache, which a finished round clears
+within about a second (the API checks `staging.pipeline_runs` every second; its TTL only bounds
+changes made outside the pipeline). A round's dbt step runs the metric chain incrementally
+(int_metric_inputs … fact_prediction recompute only the candles from the first changed one per
+series, plus their windows' look-back); what is left of it is dbt's start-up, the
+news-to-candle models (full tables) and fact_indicator.
 Per close (s): {', '.join(f"{max(r['total'] for r in live[i:i + 3]):.0f}"
                           for i in range(0, len(live), 3))}. Load average {lo:.1f} at the start and {hi:.1f} at the end
 (2 cores shared with other engineers' jobs). Regenerate: `python -m bench.bench_freshness`.
