@@ -23,7 +23,8 @@ DDL = (
     is_gap_in_window  tinyint(1)  not null default 0
         comment '1: a missing candle lies inside the value''s nominal window',
     computed_at       datetime(3) not null comment 'when the value was last changed, UTC',
-    primary key (symbol, interval_code, indicator_code, open_time)
+    primary key (symbol, interval_code, indicator_code, open_time),
+    key ix_indicator_values_computed_at (computed_at)
 ) engine = InnoDB default charset = utf8mb4""",
     f"""create table if not exists {STATE_TABLE} (
     symbol                varchar(20) not null,
@@ -38,10 +39,21 @@ DDL = (
 )
 
 
+# fact_indicator loads what changed since its newest computed_at: an index range, not a scan
+# of every value. Tables created before the index existed get it here (checked first: MySQL
+# has no `add index if not exists`).
+COMPUTED_AT_INDEX = "ix_indicator_values_computed_at"
+
+
 def ensure_tables(settings: Settings) -> None:
     with db.staging(settings, autocommit=True) as conn, conn.cursor() as cur:
         for statement in DDL:
             cur.execute(statement)
+        cur.execute("select count(*) from information_schema.statistics where table_schema = "
+                    "database() and table_name = %s and index_name = %s",
+                    (VALUES_TABLE, COMPUTED_AT_INDEX))
+        if cur.fetchone()[0] == 0:
+            cur.execute(f"alter table {VALUES_TABLE} add index {COMPUTED_AT_INDEX} (computed_at)")
 
 
 @dataclass
