@@ -1,8 +1,9 @@
 """Indicator values for dbt tests without starting Spark.
 
 The Spark job (spark.indicators.job) runs the same arithmetic as
-``spark.indicators.compute.compute_indicators`` inside ``applyInPandas``; calling that pure
-function per series here gives the same numbers in a fraction of the time (no JVM start-up),
+``spark.indicators.compute.compute_indicators`` on each series inside ``mapInArrow``; calling
+that pure function per series here gives the same numbers in a fraction of the time (no JVM
+start-up),
 written to staging.indicator_values in the contract's layout.
 """
 
