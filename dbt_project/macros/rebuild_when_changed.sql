@@ -7,8 +7,11 @@
    rebuilds itself in full instead.
 
    Opt-in per model with config(rebuild_when_changed={'relations': [model names it refs],
-   'vars': {name: value}}): the fingerprint is md5 of the model's SQL (raw_code), the given
-   vars and the contents of the given relations; it is kept in the table comment (post-hook store_build_fingerprint).
+   'vars': {name: value}, 'sources': [[source name, table name, [columns]]]}): the fingerprint
+   is md5 of the model's SQL (raw_code), the given vars, the contents of the given relations
+   and the given columns of the given sources (a table written outside dbt, e.g. by Spark, whose
+   bookkeeping columns such as a run's timestamp should not count; '<absent>' while the table
+   does not exist); it is kept in the table comment (post-hook store_build_fingerprint).
    A missing or different fingerprint makes should_full_refresh() true for that run. Edits of
    the macros a model calls are not part of it: after those, run `dbt run --full-refresh`. #}
 
@@ -55,6 +58,22 @@
             ~ "from (select md5(concat_ws('|', " ~ values | join(', ') ~ ")) as row_digest from "
             ~ relation ~ ") as row_digests") -%}
         {%- do parts.append(relation.identifier ~ ':' ~ digest.rows[0][0]) -%}
+    {%- endfor -%}
+    {%- for source_name, table_name, columns in spec.get('sources') or [] -%}
+        {%- set relation = source(source_name, table_name) -%}
+        {%- if not fp_relation_exists(relation) -%}
+            {%- do parts.append(relation.identifier ~ ':<absent>') -%}
+        {%- else -%}
+            {%- set values = [] -%}
+            {%- for column in columns -%}
+                {%- do values.append("coalesce(cast(`" ~ column ~ "` as char), '<null>')") -%}
+            {%- endfor -%}
+            {%- set digest = run_query(
+                "select coalesce(md5(group_concat(row_digest order by row_digest separator '')), '') "
+                ~ "from (select md5(concat_ws('|', " ~ values | join(', ') ~ ")) as row_digest from "
+                ~ relation ~ ") as row_digests") -%}
+            {%- do parts.append(relation.identifier ~ ':' ~ digest.rows[0][0]) -%}
+        {%- endif -%}
     {%- endfor -%}
     {{ return('build fingerprint ' ~ local_md5(parts | join('\n'))) }}
 {% endmacro %}

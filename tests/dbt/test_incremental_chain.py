@@ -1,7 +1,8 @@
 """The incremental metric chain (int_metric_inputs, fact_metric_value, int_prediction_components,
-fact_prediction) and the per-prediction model after it (int_prediction_states_discretised, with
-mart_regime, the table it reads, built beside it) equal a --full-refresh of the same inputs, and
-rewrite only the tail.
+fact_prediction) and the per-prediction models after it (int_prediction_states_discretised, with
+mart_regime, the table it reads, built beside it; fp_growth_prediction_matches against
+hand-made rules in Spark's table) equal a --full-refresh of the same inputs, and rewrite only
+the tail.
 
 One warehouse on a slice of the bundled 1h data that holds an exchange outage (2021-09-29, a
 missing candle inside the look-back of the rewritten candle, so the gap-aware look-back is
@@ -14,6 +15,9 @@ exercised) is built, then changed the ways production changes it:
 * indicator values upserted as Spark does (computed_at moves only for values that changed);
 * articles published before the first build's cut that land only now (late news), which
   change the news sentiment of older candles.
+* the rules table replaced by a mining run that found the same rules (new run_id and
+  mined_at: the matches stay incremental); a run with other rules is tested apart (a full
+  rebuild by itself).
 
 Then an incremental `dbt run`, a copy of the incremental models, a `--full-refresh` of the same
 inputs, and every row and column compared (refreshed_at, the time of the run that wrote a row,
@@ -25,6 +29,8 @@ regression to a full rebuild (or a too-late start) fails it.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -34,6 +40,8 @@ from cryptoquant import db
 from cryptoquant.config import Settings
 from cryptoquant.dbt import run_dbt as _run_dbt
 from loaders import news_sentiment
+from spark.fpgrowth.mining import PATTERN_COLUMNS, RULE_COLUMNS
+from spark.fpgrowth.store import replace_results
 from spark.indicators.compute import compute_indicators
 from spark.indicators.config import load_config_csv
 from tests.dbt.conftest import RUN_SELECT, fetch
@@ -56,8 +64,13 @@ CHAIN = {
     "int_prediction_components": ["symbol_id", "interval_id", "open_time"],
     "fact_prediction": ["symbol_id", "interval_id", "open_time"],
 }
-# Per prediction (one row per item): its candle is the prediction's (fact_prediction).
-PER_PREDICTION = {"int_prediction_states_discretised": ["prediction_id", "item"]}
+# Per prediction (one row per item, or one row): its candle is the prediction's (fact_prediction).
+PER_PREDICTION = {"int_prediction_states_discretised": ["prediction_id", "item"],
+                  "fp_growth_prediction_matches": ["prediction_id"]}
+# Hand-made significant WIN rules in Spark's table (no mining here): items every build has,
+# one the masks cannot hold apart from others (two items), one no prediction carries.
+RULE_ANTECEDENTS = [["side=LONG"], ["rsi=weak", "side=LONG"], ["macd=bull", "symbol=ETHUSDT"],
+                    ["adx=trending"], ["regime=never"]]
 KEYS = CHAIN | PER_PREDICTION
 SELECT_MODELS = [*RUN_SELECT, "mart_regime", *PER_PREDICTION]
 RUN_COLUMNS = {"refreshed_at"}  # when a row was written, not what it says
@@ -112,6 +125,26 @@ def refreshed(settings: Settings, table: str) -> dict[tuple, dt.datetime]:
         settings, f"select {', '.join(keys)}, refreshed_at from {table}")}
 
 
+def write_rules(settings: Settings, antecedents: list[list[str]]) -> None:
+    """Spark's rules table as a mining run replaces it (new run_id and mined_at every time)."""
+    rules = pd.DataFrame({
+        "rule_id": [f"{i:064d}" for i in range(len(antecedents))],
+        "antecedent": [json.dumps(sorted(a)) for a in antecedents],
+        "consequent": ['["outcome=WIN"]'] * len(antecedents),
+        "antecedent_size": [len(a) for a in antecedents]})
+    for column in ("antecedent_count", "win_count", "oos_antecedent_count", "oos_win_count"):
+        rules[column] = 10
+    for column in ("support", "base_win_rate", "p_value", "q_value", "oos_support",
+                   "oos_confidence", "oos_lift"):
+        rules[column] = 0.01
+    rules["confidence"] = 0.6
+    rules["lift"] = [1.5 + i / 10 for i in range(len(antecedents))]
+    rules["is_significant"] = True
+    replace_results(settings, pd.DataFrame(columns=PATTERN_COLUMNS), rules, PATTERN_COLUMNS,
+                    RULE_COLUMNS, str(uuid.uuid4()),
+                    dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0))
+
+
 def news_by_candle(settings: Settings) -> dict[tuple, float]:
     return {(r[0], r[1], r[2]): r[3] for r in fetch(
         settings, "select symbol_id, interval_id, open_time, sentiment_weighted "
@@ -139,6 +172,7 @@ def chain(make_settings, dbt_target_path):
     land_klines(settings, start=START, end=CUT)
     land_scored_news(settings, news[(news.published_at <= CUT) & ~late])
     upsert_indicator_values(settings)
+    write_rules(settings, RULE_ANTECEDENTS)
     run_dbt("seed")
     run_dbt("run", *SELECT_MODELS)
     before = {table: refreshed(settings, table) for table in KEYS}
@@ -155,6 +189,7 @@ def chain(make_settings, dbt_target_path):
     land_scored_news(settings, news[late | ((news.published_at > CUT)
                                             & (news.published_at <= NEW_END))])
     upsert_indicator_values(settings)
+    write_rules(settings, RULE_ANTECEDENTS)  # a mining run that found the same rules
 
     # 3. incremental run of the same selection; keep a copy of the incremental models
     run_dbt("run", *SELECT_MODELS)
@@ -243,6 +278,27 @@ def test_incremental_run_rewrites_only_from_the_first_changed_candle(chain, tabl
     assert rewritten > 0
     # most of the history is older than the changes and must have been left alone
     assert kept > rewritten
+
+
+def test_rows_compared_match_rules(chain):
+    """The matches compared above are not all zero: most rules match some predictions."""
+    rules = fetch(chain[0], "select best_rule_id, count(*) from fp_growth_prediction_matches "
+                            "where best_rule_id is not null group by best_rule_id")
+    assert len(rules) >= 3, rules
+
+
+def test_changed_rules_rebuild_the_matches_without_full_refresh(chain, dbt_target_path):
+    """A mining run with other rules, then a run without --full-refresh: every prediction is
+    matched again (one refreshed_at), against the new rules only."""
+    settings = chain[0]
+    write_rules(settings, RULE_ANTECEDENTS[:1])
+    _run_dbt(settings, ["run", "--select", "fp_growth_prediction_matches",
+                        "--target-path", dbt_target_path], capture=True)
+    assert len(fetch(settings, "select distinct refreshed_at "
+                               "from fp_growth_prediction_matches")) == 1
+    assert fetch(settings, "select count(*), count(distinct best_rule_id) "
+                           "from fp_growth_prediction_matches") == \
+        [(fetch(settings, "select count(*) from fact_prediction")[0][0], 1)]
 
 
 def test_a_seed_change_rebuilds_the_chain_without_full_refresh(chain, dbt_target_path):

@@ -13,19 +13,59 @@
 -- rule), so the matches are (prediction, number) integer pairs, counted and reduced to the
 -- smallest number per prediction with a group by; a window over the 3.2M matches with the
 -- char(64) rule_id took 90 s on the sample, json_contains over all 72k x 338 pairs 100-240 s.
+--
+-- Incremental per prediction: a prediction's row reads only its own fact_prediction row, its
+-- own items (int_prediction_states_discretised) and the rules. With the rules unchanged, the
+-- predictions to redo are those fact_prediction or the states rewrote after this model's newest
+-- refreshed_at (both rewrite a series from its earliest changed candle to its end, so the
+-- windows from that candle on cover them). The rules are part of the build fingerprint
+-- (the columns read here, not run_id/mined_at; '<absent>' before the first mining run), so a
+-- mining run that changes them, as well as a change of this SQL, makes the next run a full
+-- rebuild by itself.
 {%- set rules_source = source('fp_growth', 'fp_growth_win_rules') %}
 {%- set mask_words = 3 %}
 {%- set word_bits = 63 %}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['prediction_id'],
+        rebuild_when_changed={'sources': [['fp_growth', 'fp_growth_win_rules',
+            ['rule_id', 'antecedent', 'confidence', 'lift', 'oos_lift', 'q_value',
+             'is_significant']]]},
+        post_hook=["{{ add_primary_key(['prediction_id']) }}",
+                   "{{ add_index('ix_fp_growth_prediction_matches_refreshed_at', ['refreshed_at']) }}",
+                   "{{ store_build_fingerprint() }}"]
+    )
+}}
+
+{%- set windows = recompute_windows(
+    "select symbol_id, interval_id, open_time from " ~ ref('fact_prediction') ~ "
+    where refreshed_at > (select coalesce(max(refreshed_at), '1000-01-01') from " ~ this ~ ")
+    union all
+    select predictions.symbol_id, predictions.interval_id, predictions.open_time
+    from " ~ ref('int_prediction_states_discretised') ~ " as states
+    inner join " ~ ref('fact_prediction') ~ " as predictions
+        on predictions.prediction_id = states.prediction_id
+    where states.refreshed_at > (select coalesce(max(refreshed_at), '1000-01-01') from " ~ this ~ ")",
+    0) %}
 
 with predictions as (
 
-    select * from {{ ref('fact_prediction') }}
+    select * from {{ ref('fact_prediction') }} as fact_prediction
+    where {{ in_recompute_windows('fact_prediction', windows, since='first_changed_at') }}
 
 ),
 
 states as (
 
+    {%- if windows is none %}
     select * from {{ ref('int_prediction_states_discretised') }}
+    {%- else %}
+    select states.*
+    from predictions
+    inner join {{ ref('int_prediction_states_discretised') }} as states
+        on states.prediction_id = predictions.prediction_id
+    {%- endif %}
 
 ),
 
@@ -217,7 +257,8 @@ final as (
         best.oos_lift as best_rule_oos_lift,
         if(best.rule_id is null, 0, 1) as has_significant_rule,
         predictions.open_time,
-        predictions.predicting_at
+        predictions.predicting_at,
+        {{ refreshed_at() }} as refreshed_at
     from predictions
     left join best on best.prediction_id = predictions.prediction_id
 
