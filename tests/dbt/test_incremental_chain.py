@@ -1,8 +1,9 @@
 """The incremental metric chain (int_metric_inputs, fact_metric_value, int_prediction_components,
 fact_prediction) and the per-prediction models after it (int_prediction_states_discretised, with
-mart_regime, the table it reads, built beside it; fp_growth_prediction_matches against
-hand-made rules in Spark's table) equal a --full-refresh of the same inputs, and rewrite only
-the tail.
+mart_regime, the table it reads, built beside it; fp_growth_transactions, with the backtest
+tables it reads; fp_growth_prediction_matches against hand-made rules in Spark's table) equal
+a --full-refresh of the same inputs, and rewrite only the tail (for the transactions: only the
+trades that changed).
 
 One warehouse on a slice of the bundled 1h data that holds an exchange outage (2021-09-29, a
 missing candle inside the look-back of the rewritten candle, so the gap-aware look-back is
@@ -15,6 +16,8 @@ exercised) is built, then changed the ways production changes it:
 * indicator values upserted as Spark does (computed_at moves only for values that changed);
 * articles published before the first build's cut that land only now (late news), which
   change the news sentiment of older candles.
+* (through the new candles) trades closed by the new candles, which move the in-sample split
+  of fp_growth_transactions and flip the split flag of older trades;
 * the rules table replaced by a mining run that found the same rules (new run_id and
   mined_at: the matches stay incremental); a run with other rules is tested apart (a full
   rebuild by itself).
@@ -72,7 +75,10 @@ PER_PREDICTION = {"int_prediction_states_discretised": ["prediction_id", "item"]
 RULE_ANTECEDENTS = [["side=LONG"], ["rsi=weak", "side=LONG"], ["macd=bull", "symbol=ETHUSDT"],
                     ["adx=trending"], ["regime=never"]]
 KEYS = CHAIN | PER_PREDICTION
-SELECT_MODELS = [*RUN_SELECT, "mart_regime", *PER_PREDICTION]
+# Per closed trade: FP-Growth's transactions (a split over all trades, see its test below).
+TRANSACTIONS = {"fp_growth_transactions": ["prediction_id", "item"]}
+KEYS = KEYS | TRANSACTIONS
+SELECT_MODELS = [*RUN_SELECT, "+fp_growth_transactions", *PER_PREDICTION]
 RUN_COLUMNS = {"refreshed_at"}  # when a row was written, not what it says
 REL_TOLERANCE = 1e-9  # doubles: window sums over a shorter partition may round differently
 
@@ -145,6 +151,16 @@ def write_rules(settings: Settings, antecedents: list[list[str]]) -> None:
                     dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0))
 
 
+def trades_split(settings: Settings) -> dict[str, tuple]:
+    """Per stored trade of fp_growth_transactions: (outcome item, is_in_sample, refreshed_at,
+    its prediction's series, open_time)."""
+    return {r[0]: r[1:] for r in fetch(
+        settings, "select t.prediction_id, t.item, t.is_in_sample, t.refreshed_at, "
+                  "p.symbol_id, p.interval_id, p.open_time from fp_growth_transactions t "
+                  "join fact_prediction p on p.prediction_id = t.prediction_id "
+                  "where t.item like 'outcome=%'")}
+
+
 def news_by_candle(settings: Settings) -> dict[tuple, float]:
     return {(r[0], r[1], r[2]): r[3] for r in fetch(
         settings, "select symbol_id, interval_id, open_time, sentiment_weighted "
@@ -175,7 +191,8 @@ def chain(make_settings, dbt_target_path):
     write_rules(settings, RULE_ANTECEDENTS)
     run_dbt("seed")
     run_dbt("run", *SELECT_MODELS)
-    before = {table: refreshed(settings, table) for table in KEYS}
+    before = {table: refreshed(settings, table) for table in CHAIN | PER_PREDICTION}
+    trades_before = trades_split(settings)
     news_before = news_by_candle(settings)
 
     # 2. the changes: new candles, a re-landed older candle, Spark's upsert, late news
@@ -193,7 +210,8 @@ def chain(make_settings, dbt_target_path):
 
     # 3. incremental run of the same selection; keep a copy of the incremental models
     run_dbt("run", *SELECT_MODELS)
-    after = {table: refreshed(settings, table) for table in KEYS}
+    after = {table: refreshed(settings, table) for table in CHAIN | PER_PREDICTION}
+    trades_after = trades_split(settings)
     news_after = news_by_candle(settings)
     with db.warehouse(settings) as conn, conn.cursor() as cur:
         for table in KEYS:
@@ -213,7 +231,7 @@ def chain(make_settings, dbt_target_path):
         if news_before.get(key) != news_after.get(key) and key[2] < CUT:
             series = key[:2]
             first_change[series] = min(first_change[series], key[2])
-    return settings, before, after, first_change
+    return settings, before, after, first_change, trades_before, trades_after
 
 
 @pytest.mark.parametrize("table", sorted(KEYS))
@@ -249,7 +267,7 @@ def test_incremental_run_equals_full_refresh(chain, table):
 def test_rows_compared_include_every_change(chain):
     """The scenario exercises what it claims: a re-landed older candle, late news on older
     candles, and a look-back that crosses the outage of 2021-09-29."""
-    settings, _before, _after, first_change = chain
+    settings, _before, _after, first_change, *_ = chain
     ids = dict(fetch(settings, "select symbol_code, symbol_id from dim_symbol"))
     assert min(t for s, t in first_change.items() if s[0] == ids[REWRITTEN[0]]) == REWRITTEN[1]
     assert any(t < CUT for s, t in first_change.items() if s[0] != ids[REWRITTEN[0]])
@@ -259,9 +277,9 @@ def test_rows_compared_include_every_change(chain):
     assert gaps[0][0] >= 1
 
 
-@pytest.mark.parametrize("table", sorted(KEYS))
+@pytest.mark.parametrize("table", sorted(CHAIN | PER_PREDICTION))
 def test_incremental_run_rewrites_only_from_the_first_changed_candle(chain, table):
-    _settings, before, after, first_change = chain
+    _settings, before, after, first_change, *_ = chain
     run_at = max(after[table].values())
     kept, rewritten, wrong = 0, 0, []
     for key, at in after[table].items():
@@ -278,6 +296,46 @@ def test_incremental_run_rewrites_only_from_the_first_changed_candle(chain, tabl
     assert rewritten > 0
     # most of the history is older than the changes and must have been left alone
     assert kept > rewritten
+
+
+def test_transactions_rewrite_only_changed_trades(chain):
+    """fp_growth_transactions redoes exactly the trades whose entry states were rewritten
+    (prediction from the first changed candle on) or whose outcome or split flag changed or
+    that are new; every other trade keeps its rows of the first build. The new candles close
+    trades, which moves the in-sample split, so some older trades flip."""
+    settings, *_rest, first_change, before, after = chain
+    items = fetch(settings, "select prediction_id, count(*), min(refreshed_at), "
+                            "max(refreshed_at) from fp_growth_transactions__incremental "
+                            "group by prediction_id")
+    run_at = max(r[3] for r in items)
+    flipped = {p for p, a in after.items() if p in before and a[1] != before[p][1]}
+    expected = {p for p, a in after.items()
+                if a[5] >= first_change[a[3:5]] or p not in before or a[:2] != before[p][:2]}
+    rewritten = {r[0] for r in items if r[2] == run_at}
+    assert all(r[2] == r[3] for r in items)  # a trade's rows are written together
+    assert rewritten == expected, (len(rewritten - expected), len(expected - rewritten))
+    assert all(after[p][2] == before[p][2] for p in set(after) - expected)
+    assert flipped and flipped - {p for p, a in after.items() if a[5] >= first_change[a[3:5]]}
+    assert len(after) - len(rewritten) > len(rewritten)
+
+
+def test_a_trade_no_longer_closed_is_deleted(chain, dbt_target_path):
+    """A stored trade missing from fact_prediction_result's closed trades (as after a re-landed
+    candle turns its prediction into NO_TRADE) disappears on the next incremental run."""
+    settings = chain[0]
+    stored = fetch(settings, "select count(*), max(refreshed_at) from fp_growth_transactions")
+    with db.warehouse(settings) as conn, conn.cursor() as cur:
+        cur.executemany("insert into fp_growth_transactions (prediction_id, item, is_in_sample, "
+                        "refreshed_at) values ('gone', %s, 0, '2000-01-01')",
+                        [("outcome=WIN",), ("side=LONG",)])
+        conn.commit()
+    _run_dbt(settings, ["run", "--select", "fp_growth_transactions",
+                        "--target-path", dbt_target_path], capture=True)
+    assert fetch(settings, "select count(*) from fp_growth_transactions "
+                           "where prediction_id = 'gone'") == [(0,)]
+    # and nothing else was rewritten (no change since the last build)
+    assert fetch(settings, "select count(*), max(refreshed_at) "
+                           "from fp_growth_transactions") == stored
 
 
 def test_rows_compared_match_rules(chain):
