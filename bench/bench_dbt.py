@@ -30,7 +30,8 @@ sample size and at >= 1.5M candles. Goal: the incremental build takes <= 10% of 
 Default size: sample only. ``make bench`` runs every benchmark and must finish in reasonable
 time; the large size has never finished on these 2-core machines (its one attempt was stopped
 in dbt_marts after ~17 minutes of landing, dbt_base and the full Spark step; the backtest,
-analytics and pattern marts are still tables rebuilt from all history at each build). Run it with ``--sizes large`` (or
+analytics marts and fp_growth_transactions are still tables rebuilt from all history at each
+build). Run it with ``--sizes large`` (or
 ``--sizes sample,large``).
 
     python -m bench.bench_dbt [--sizes sample|large|sample,large] [--runs 2]
@@ -65,6 +66,9 @@ GOAL = 0.10
 # The per-candle chain made incremental with a per-series look-back (reported separately).
 CHAIN = ("fact_indicator", "int_metric_inputs", "fact_metric_value", "int_prediction_components",
          "fact_prediction")
+# The pattern models after it made incremental per prediction or trade (reported separately).
+PER_PREDICTION = ("int_prediction_states_discretised", "fp_growth_transactions",
+                  "fp_growth_prediction_matches")
 SPARK_SNIPPET = (
     "import json, sys\n"
     "from cryptoquant.config import load_settings\n"
@@ -269,10 +273,10 @@ def _brief(r: dict) -> str:
             f"rss {r['rss_mb']:.0f} MiB, server {r['server_rss_mb'] or 0:.0f} MiB")
 
 
-def chain_seconds(nodes: list[dict]) -> str:
+def chain_seconds(nodes: list[dict], names: tuple[str, ...] = CHAIN) -> str:
     by_name = {d["node"].split(".")[-1]: d["seconds"] for d in nodes
                if d["node"].startswith("model.")}
-    return ", ".join(f"{name} {by_name[name]:.1f} s" for name in CHAIN if name in by_name)
+    return ", ".join(f"{name} {by_name[name]:.1f} s" for name in names if name in by_name)
 
 
 def short(node: str) -> str:
@@ -322,6 +326,11 @@ def report(results: list[dict]) -> str:
         detail.append(f"- {label}, the metric chain (incremental per series since 2026-12-02): "
                       f"last full build {chain_seconds(r['full'][-1]['nodes'])}; last "
                       f"incremental build {chain_seconds(r['incremental'][-1]['nodes'])}.")
+        detail.append(f"- {label}, the pattern models incremental per prediction or trade (since "
+                      f"2026-12-02; rules unchanged, spark_fpgrowth is not re-run): last full "
+                      f"build {chain_seconds(r['full'][-1]['nodes'], PER_PREDICTION)}; last "
+                      f"incremental build "
+                      f"{chain_seconds(r['incremental'][-1]['nodes'], PER_PREDICTION)}.")
         if r.get("live"):
             live = r["live"]
             top = "; ".join(f"{short(n)} {sec:.1f} s" for _, n, sec in top_nodes(live["nodes"]))
