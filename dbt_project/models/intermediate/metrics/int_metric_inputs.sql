@@ -40,7 +40,7 @@
     union all
     select symbol_id, interval_id, open_time
     from " ~ ref('fact_indicator') ~ "
-    where computed_at > (select coalesce(max(computed_at), '1000-01-01') from " ~ this ~ ")
+    where " ~ changed_since_last_run('computed_at') ~ "
     union all
     select stored.symbol_id, stored.interval_id, stored.open_time
     from " ~ this ~ " as stored

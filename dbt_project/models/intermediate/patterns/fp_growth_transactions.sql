@@ -85,7 +85,7 @@ split as (
     inner join (
         select distinct prediction_id
         from {{ ref('int_prediction_states_discretised') }}
-        where refreshed_at > (select coalesce(max(refreshed_at), '1000-01-01') from {{ this }})
+        where {{ changed_since_last_run('refreshed_at') }}
     ) as restated
         on restated.prediction_id = all_splits.prediction_id
     {%- else %}

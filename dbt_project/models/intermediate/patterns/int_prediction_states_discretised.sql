@@ -42,7 +42,7 @@
     MACD histogram's previous value; gap-aware, as the metric chain's lag()) #}
 {%- set windows = recompute_windows(
     "select symbol_id, interval_id, open_time from " ~ ref('fact_prediction') ~ "
-    where refreshed_at > (select coalesce(max(refreshed_at), '1000-01-01') from " ~ this ~ ")",
+    where " ~ changed_since_last_run('refreshed_at'),
     1, ref('dim_interval'), ref('fact_kline_gap')) %}
 
 with predictions as (

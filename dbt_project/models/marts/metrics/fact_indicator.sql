@@ -21,7 +21,7 @@ with indicator_values as (
     select * from {{ ref('stg_spark__indicator_values') }}
     where indicator_value is not null
     {% if is_incremental() %}
-      and computed_at > (select coalesce(max(computed_at), '1000-01-01') from {{ this }})
+      and {{ changed_since_last_run('computed_at') }}
     {% endif %}
 
 ),

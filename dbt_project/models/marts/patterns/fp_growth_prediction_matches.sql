@@ -40,13 +40,13 @@
 
 {%- set windows = recompute_windows(
     "select symbol_id, interval_id, open_time from " ~ ref('fact_prediction') ~ "
-    where refreshed_at > (select coalesce(max(refreshed_at), '1000-01-01') from " ~ this ~ ")
+    where " ~ changed_since_last_run('refreshed_at') ~ "
     union all
     select predictions.symbol_id, predictions.interval_id, predictions.open_time
     from " ~ ref('int_prediction_states_discretised') ~ " as states
     inner join " ~ ref('fact_prediction') ~ " as predictions
         on predictions.prediction_id = states.prediction_id
-    where states.refreshed_at > (select coalesce(max(refreshed_at), '1000-01-01') from " ~ this ~ ")",
+    where " ~ changed_since_last_run('states.refreshed_at', stored_column='refreshed_at'),
     0) %}
 
 with predictions as (
