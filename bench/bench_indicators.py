@@ -9,15 +9,18 @@ candles.
   in-memory arrays (the baseline until 2026-12-02, which skipped validation, gap flags and the
   output batch).
 * Spark: the job's path without the database: the same files read as one partition per series
-  (as the job's JDBC read lays them out), ``mapInArrow`` with the same function, then the
-  unpivot to long rows (one per indicator and candle) that the job writes to indicator_values,
-  materialised with Spark's ``noop`` sink. Session start-up is excluded (paid once per job).
-  Where the time goes: the same read alone, the read plus the transfer to Python (the worker
-  drops the candles), and the wide rows without the unpivot, each timed on its own.
+  (as the job's JDBC read lays them out), ``mapInArrow`` with the same function, whose wide
+  rows (one per candle, a value and a gap flag per indicator) are what the job writes to
+  indicator_values, materialised with Spark's ``noop`` sink. Session start-up is excluded
+  (paid once per job). Where the time goes: the same read alone and the read plus the transfer
+  to Python (the worker drops the candles), each timed on its own. The job no longer unpivots
+  to one row per indicator and candle (dbt does, in stg_spark__indicator_values); that path's
+  figures from before the change are quoted in the section text, not re-measured.
 * Sample: the three bundled 1h series (about 72k candles). Large: ``bench.scale_data``'s 1m
   bridge of the real hours, generated into bench/.data (not committed).
 * Also at the sample size: the whole job against MariaDB (``run_indicators`` with
-  ``--full-refresh`` into scratch databases, i.e. JDBC read + upsert of ~1.4M values).
+  ``--full-refresh`` into scratch databases, i.e. JDBC read + upsert of ~72k wide rows holding
+  ~1.4M values).
 
     python -m bench.bench_indicators [--replicas 1] [--runs 3] [--skip-db] [--sizes sample,large]
 """
@@ -114,10 +117,9 @@ def bench_talib_only(candles: pd.DataFrame, runs: int) -> float:
 
 def bench_spark(spark, path: Path, plans: list[SeriesPlan], runs: int, stage: str) -> float:
     """Seconds for the job's compute path up to ``stage``: ``read`` (Parquet only), ``to
-    python`` (the candles reach the worker, which drops them), ``wide`` (one row per candle
-    with every indicator, as the baseline) or ``long`` (plus the unpivot to the rows the job
-    writes)."""
-    from spark.indicators.job import compute_wide, to_long
+    python`` (the candles reach the worker, which drops them) or ``wide`` (the whole path: one
+    row per candle with every indicator, as the baseline produces and the job writes)."""
+    from spark.indicators.job import compute_wide
 
     def run():
         candles = spark.read.parquet(str(path))
@@ -128,8 +130,6 @@ def bench_spark(spark, path: Path, plans: list[SeriesPlan], runs: int, stage: st
                                      candles.schema)
         else:
             out = compute_wide(candles, SPECS, plans)
-            if stage == "long":
-                out = to_long(out, SPECS)
         out.write.format("noop").mode("overwrite").save()
 
     return median(timed_runs(run, runs=runs))
@@ -162,23 +162,19 @@ def bench_db_job(settings, spark, runs: int) -> tuple[float, int]:
 def bound_text(n: int, direct: float, t: dict[str, float]) -> str:
     """What bounds the ratio: the Spark-only work, from the phase timings."""
     python = direct / 2  # the same Python work, on two workers at once: at best half
-    jvm = t["long"] - python
-    long_rows = n * len(SPECS)  # less the few undefined values of each warm-up
+    jvm = t["wide"] - python
     return (
         "What bounds it is the work only Spark does. The Python work inside Spark is the "
         f"direct side's, spread over two workers: at best about {python:.1f} s of wall time. "
         f"The rest, {jvm:.1f} s, is {jvm / direct:.1f}x the direct call on its own: reading "
         "the Parquet files into Spark rows, copying each candle into Arrow for the workers "
-        f"({(t['to python'] - t['read']) / n * 1e6:.2f} us per candle), turning the wide Arrow "
-        "rows back into Spark rows, and the unpivot into about "
-        f"{long_rows / 1e6:.0f}M long rows ({(t['long'] - t['wide']) / long_rows * 1e9:.0f} "
-        "ns of wall time per row). "
-        + ("So on two shared cores the Spark-only work alone exceeds 3x: the goal cannot "
-           "hold for one Spark row per value, however fast the Python side gets"
-           if jvm / direct > 3 else "So the Spark-only work alone stays under 3x here")
-        + f"; for the wide rows it is {t['wide'] / direct:.1f}x. In the real job both are "
-        "small beside its sink, the MariaDB upsert of those rows (see the whole-job line "
-        "below).\n\n")
+        f"({(t['to python'] - t['read']) / n * 1e6:.2f} us per candle) and turning the wide "
+        "Arrow rows back into Spark rows. "
+        + ("So on two shared cores the Spark-only work alone exceeds 3x, however fast the "
+           "Python side gets" if jvm / direct > 3
+           else "So the Spark-only work alone stays under 3x here")
+        + ". In the real job both are small beside its sink, the MariaDB upsert (see the "
+        "whole-job line below).\n\n")
 
 
 BEFORE = (
@@ -186,7 +182,14 @@ BEFORE = (
     "(`groupBy(symbol, interval).applyInPandas`, a shuffle and a pandas conversion each way) "
     "and the baseline was TA-Lib and VWAP alone (no validation, gap flags or output); at the "
     "large size Spark long 109.07 s, wide 83.91 s, direct 3.91 s: 27.9x; peak memory 7,887 MiB "
-    "(Spark) vs 3,804 MiB (direct). At the sample size 3.80 s vs 0.02 s.")
+    "(Spark) vs 3,804 MiB (direct). At the sample size 3.80 s vs 0.02 s. Until the wide "
+    "contract (2026-12-02, load 3.5-7, median of 3) the job then unpivoted the wide rows in "
+    "Spark to one row per indicator and candle and wrote those: at the large size 47.83 s "
+    "(7.1x the direct call), of which the unpivot to about 164M rows was 23.84 s, while the "
+    "wide path alone took 23.99 s (3.6x); at the sample size 1.89 s against 0.93 s wide. The "
+    "whole job at the sample size upserted 1,365,652 long rows in 30.4 s. Now the job writes "
+    "the wide rows and dbt's stg_spark__indicator_values unpivots them, so the *Spark* column "
+    "above is the whole compute path.")
 
 
 def main() -> None:
@@ -224,36 +227,34 @@ def main() -> None:
         only = bench_talib_only(candles, args.runs)
         del candles
         if size == sizes[0]:  # untimed: JIT, Python workers and TA-Lib imports warmed up
-            bench_spark(spark, path, plans, 1, "long")
+            bench_spark(spark, path, plans, 1, "wide")
         # The baseline and the job's path alternate, run by run, so that both see the same
         # load from the other jobs sharing the machine (it moves by 2-3x within minutes).
-        direct_runs, long_runs, mem_direct, mem_long = [], [], 0.0, 0.0
+        direct_runs, wide_runs, mem_direct, mem_wide = [], [], 0.0, 0.0
         for _ in range(args.runs):
             with PeakRss(children=False) as mem:  # the driver alone, not the idle JVM
                 direct_runs.append(bench_direct(path, plans, 1))
             mem_direct = max(mem_direct, mem.peak_mb)
             with PeakRss() as mem:
-                long_runs.append(bench_spark(spark, path, plans, 1, "long"))
-            mem_long = max(mem_long, mem.peak_mb)
+                wide_runs.append(bench_spark(spark, path, plans, 1, "wide"))
+            mem_wide = max(mem_wide, mem.peak_mb)
         direct = median(direct_runs)
         t = {stage: bench_spark(spark, path, plans, args.runs, stage)
-             for stage in ("read", "to python", "wide")}
-        t["long"] = median(long_runs)
-        ratio = t["long"] / direct
+             for stage in ("read", "to python")}
+        t["wide"] = median(wide_runs)
+        ratio = t["wide"] / direct
         rows.append([label, f"{n:,}", f"{only:.2f}", f"{direct:.2f}", f"{n / direct:,.0f}",
-                     f"{t['wide']:.2f}", f"{t['wide'] / direct:.1f}x", f"{t['long']:.2f}",
-                     f"{n / t['long']:,.0f}", f"{ratio:.1f}x"])
+                     f"{t['wide']:.2f}", f"{n / t['wide']:,.0f}", f"{ratio:.1f}x"])
         per_m = 1e6 / n
-        parts = [t["read"], t["to python"] - t["read"], t["wide"] - t["to python"],
-                 t["long"] - t["wide"]]
+        parts = [t["read"], t["to python"] - t["read"], t["wide"] - t["to python"]]
         if n >= 1_000_000:  # below, the phases are lost in Spark's fixed cost per job
             phases.append([label] + [f"{p:.2f} ({p * per_m:.2f})" for p in parts]
                           + [f"{direct:.2f} ({direct * per_m:.2f})"])
             bound = bound_text(n, direct, t)
-        memory.append([label, f"{mem_direct:,.0f}", f"{mem_long:,.0f}"])
-        loads.append(f"{label}: {os.getloadavg()[0]:.1f} (each run, direct / Spark long: "
+        memory.append([label, f"{mem_direct:,.0f}", f"{mem_wide:,.0f}"])
+        loads.append(f"{label}: {os.getloadavg()[0]:.1f} (each run, direct / Spark: "
                      + ", ".join(f"{d:.2f} / {sp:.2f} s" for d, sp in zip(
-                         direct_runs, long_runs, strict=True)) + ")")
+                         direct_runs, wide_runs, strict=True)) + ")")
         print(rows[-1], phases[-1:], memory[-1], loads[-1], flush=True)
     db_line = ""
     if not args.skip_db:
@@ -261,7 +262,8 @@ def main() -> None:
             seconds, written = bench_db_job(settings, spark, max(1, args.runs - 1))
         n = len(sample_candles())
         db_line = (f"\nWhole job against MariaDB at the sample size (`run_indicators`, full "
-                   f"refresh: JDBC read, compute, staging-table upsert of {written:,} values): "
+                   f"refresh: JDBC read, compute, staging-table upsert of {written:,} rows, one "
+                   f"per candle with {len(SPECS)} values and gap flags each): "
                    f"{seconds:.1f} s, {n / seconds:,.0f} candles/s (median of "
                    f"{max(1, args.runs - 1)}; Spark start-up excluded); peak RSS of the "
                    f"process tree {mem_db.peak_mb:,.0f} MiB (MariaDB server not included).\n")
@@ -269,8 +271,8 @@ def main() -> None:
     goal = ""
     if ratio is not None and "large" in sizes:
         goal = (f"Goal {'met' if ratio <= 3 else 'not met'} at the large size: the job's "
-                f"compute path (long rows) takes {ratio:.1f}x the same function called "
-                "directly.\n\n")
+                f"compute path (the wide rows it writes) takes {ratio:.1f}x the same function "
+                "called directly.\n\n")
         if ratio > 3:
             goal += bound
     body = (
@@ -279,28 +281,26 @@ def main() -> None:
         "row per candle with the 19 indicator outputs) called directly in one process on the "
         "same candles, each side reading the same Parquet files (one per series) itself. "
         "Spark: one partition per series (the layout of the job's JDBC read), `mapInArrow` "
-        "with that function (*wide*: what the baseline produces), then the unpivot to one row "
-        "per indicator and candle that the job writes to indicator_values (*long*), out to the "
-        f"`noop` sink; `{settings.spark_master}`; session start-up ({startup:.0f} s) excluded. "
+        "with that function, out to the `noop` sink: the wide rows the baseline produces are "
+        "the rows the job writes to indicator_values (one per candle; dbt unpivots them); "
+        f"`{settings.spark_master}`; session start-up ({startup:.0f} s) excluded. "
         "*TA-Lib only*: the TA-Lib calls and VWAP alone on in-memory arrays, for reference "
-        f"(the earlier baseline). Median of {args.runs} runs; the direct and the Spark long "
-        "runs alternate (direct, Spark, direct, ...) so that both meet the same load from "
+        f"(the earlier baseline). Median of {args.runs} runs; the direct and the Spark runs "
+        "alternate (direct, Spark, direct, ...) so that both meet the same load from "
         "the other jobs on the machine. Goal: Spark within 3x of the direct call at the "
         "large size.\n\n"
         + table(["data", "candles", "TA-Lib only s", "direct s", "direct candles/s",
-                 "Spark wide s", "wide / direct", "Spark long s", "Spark long candles/s",
-                 "long / direct"], rows)
+                 "Spark s", "Spark candles/s", "Spark / direct"], rows)
         + "\n\n" + goal
         + "Where the Spark time goes, each phase as the difference between two runs of the "
         "path cut short (seconds, and seconds per million candles in brackets): the Parquet "
         "read alone; moving the candles to the Python workers through Arrow (the worker drops "
         "them); computing and moving the wide rows back (the same Python function as the "
-        "direct side, plus the JVM turning each Arrow row into a Spark row); the unpivot to "
-        "long rows. Two tasks run at once, so a phase's wall time is about half its CPU "
-        "time. (At the sample size Spark's fixed cost per job, a few seconds of scheduling "
+        "direct side, plus the JVM turning each Arrow row into a Spark row). Two tasks run "
+        "at once, so a phase's wall time is about half its CPU time. (At the sample size Spark's fixed cost per job, a few seconds of scheduling "
         "and Python worker start-up, hides the phases.)\n\n"
         + table(["data", "Parquet read", "to Python", "compute + wide rows back",
-                 "unpivot to long", "direct (one process)"], phases)
+                 "direct (one process)"], phases)
         + "\n\n" + BEFORE + "\n"
         + db_line
         + "\nPeak resident memory (MiB) of the benchmark's process tree while each side ran "
@@ -310,7 +310,7 @@ def main() -> None:
         "direct figure is the one Python process alone (the driver, without the Spark JVM "
         "idling beside it), reading one series at a time; it built the candles before, and "
         "the allocator keeps part of what was freed.\n\n"
-        + table(["data", "direct", "Spark long"], memory)
+        + table(["data", "direct", "Spark"], memory)
         + "\n"
         + f"\nLoad average (1 min) after each size: {'; '.join(loads)}; "
         f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores (other jobs shared "

@@ -5,9 +5,12 @@
   research mode runs on a CSV file.
 * Symbol-isolated, no shuffle: the candles are read one JDBC partition per (symbol, interval)
   and each partition goes once to a Python worker (``mapInArrow``), which computes the series
-  alone and returns its values as long rows; an exception in one series is reported through an
-  accumulator (in the summary and the log) and that series writes nothing, while the others
-  are written.
+  alone and returns one wide row per candle (a value and a gap flag per indicator); an
+  exception in one series is reported through an accumulator (in the summary and the log) and
+  that series writes nothing, while the others are written.
+* Wide, as stored: those rows go to ``indicator_values`` as they are (layout in ``_store``);
+  dbt's ``stg_spark__indicator_values`` unpivots them to one row per value. Spark used to
+  unpivot (19 rows per candle): half of the compute path's time, and 19x the rows to upsert.
 * Incremental: ``indicator_state`` remembers the newest candle computed per series, how many
   candles led up to it and a fingerprint of the configuration. A run reads only the new candles
   plus a warm-up of W earlier candles (W = the longest warm-up of the configured indicators;
@@ -20,17 +23,22 @@
   recompute to 0 (RSI, EMA 12-50, MACD, ADX, DI, ATR, VWAP), 2e-14 (EMA 200), 3e-13 (bands,
   whose TA-Lib running sums depend on the start) relative; %B is compared in absolute terms
   (3e-11), being a unit-scale ratio that crosses 0.
-* Idempotent: values go through ``upsert_dataframe`` (staging table + INSERT ... ON DUPLICATE
-  KEY UPDATE); ``computed_at`` only moves when a value changes, and an up-to-date series is not
-  read at all, so a re-run writes nothing. Undefined values (warm-up of each indicator) are not
-  stored. Rows are never deleted: values of indicators switched off stay.
-* Gaps: computed as-is in candle order (see ``compute``); ``is_gap_in_window`` flags values
-  whose window spans a missing candle.
+* Idempotent: rows go through ``upsert_dataframe`` (staging table + one INSERT ... ON
+  DUPLICATE KEY UPDATE, so a run's rows become visible at once); a run stamps its rows with
+  one ``computed_at``, taken when it starts computing and newer than every stored one
+  (``_store.run_timestamp``), and a row's ``computed_at`` only moves when one of its values or
+  flags changes; an up-to-date series is not read at all, so a re-run writes nothing.
+  Undefined values (warm-up of each indicator) are null. Rows are never deleted: columns of
+  indicators switched off keep their values. The job holds the warehouse writer lock
+  (``cryptoquant.writer_lock``) while it runs, so dbt never reads a run half-written.
+* Gaps: computed as-is in candle order (see ``compute``); ``is_gap_in_window__<code>`` flags
+  values whose window spans a missing candle.
+* A table in the earlier long layout is converted on the next run, values kept, and that run
+  recomputes every series in full (``_store.migrate_long_table``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 
@@ -45,28 +53,23 @@ from spark.indicators.config import IndicatorSpec, load_config_db, warmup_candle
 
 logger = logging.getLogger(__name__)
 
-KEY_COLUMNS = ["symbol", "interval_code", "open_time"]
+KEY_COLUMNS = list(_store.KEY_COLUMNS)
 # What the Python worker receives per candle: numeric only (the series is named by its ids).
 INPUT_COLUMNS = ["symbol_id", "interval_id", "open_time", "open", "high", "low", "close",
                  "volume"]
 BATCH_ROWS = 100_000  # rows per Arrow batch back to the JVM (bounds its buffer per batch)
 
 
-def _value_col(code: str) -> str:
-    return f"v__{code}"
-
-
-def _gap_col(code: str) -> str:
-    return f"g__{code}"
+def wide_columns(specs: list[IndicatorSpec]) -> list[str]:
+    """The per-series function's output columns: indicator_values' columns but computed_at."""
+    return [*KEY_COLUMNS, *_store.value_columns(s.code for s in specs)]
 
 
 def wide_schema(specs: list[IndicatorSpec]) -> str:
-    """Schema of the per-series function's output: one row per candle, a value and a gap flag
-    column per indicator (Python -> JVM through Arrow stays narrow; Spark unpivots)."""
-    cols = ["symbol string", "interval_code string", "open_time timestamp"]
-    cols += [f"{_value_col(s.code)} double" for s in specs]
-    cols += [f"{_gap_col(s.code)} boolean" for s in specs]
-    return ", ".join(cols)
+    """Schema of the per-series function's output: one row per candle, a value (null where
+    undefined) and a gap flag column per indicator, named as in indicator_values."""
+    types = ["string", "string", "timestamp"] + ["double"] * len(specs) + ["boolean"] * len(specs)
+    return ", ".join(f"`{c}` {t}" for c, t in zip(wide_columns(specs), types, strict=True))
 
 
 def _repeated(text: str, n: int) -> pa.Array:
@@ -79,8 +82,8 @@ def _repeated(text: str, n: int) -> pa.Array:
 def series_wide(table: pa.Table, specs: list[IndicatorSpec],
                 plan: _store.SeriesPlan) -> pa.RecordBatch:
     """One series' indicators as an Arrow batch of ``wide_schema`` rows, one per candle in time
-    order (in an incremental run only the candles after the watermark); NaN where a value is
-    undefined. Raises on a bad series (``check_candles``) or when the rows read are not the
+    order (in an incremental run only the candles after the watermark); a value and its gap
+    flag are null where the value is undefined (NaN in TA-Lib's output). Raises on a bad series (``check_candles``) or when the rows read are not the
     ones planned.
 
     ``table``: the series' candles (INPUT_COLUMNS, any order), as Spark hands them to
@@ -102,10 +105,12 @@ def series_wide(table: pa.Table, specs: list[IndicatorSpec],
     n = len(micros)
     arrays = [_repeated(plan.symbol, n), _repeated(plan.interval_code, n),
               pa.array(micros, type=pa.timestamp("us", tz="UTC"))]
-    arrays += [pa.array(values[s.code][keep]) for s in specs]
-    arrays += [pa.array(gaps[s.code][keep]) for s in specs]
-    names = [f.split(" ")[0] for f in wide_schema(specs).split(", ")]
-    return pa.RecordBatch.from_arrays(arrays, names=names)
+    kept = [values[s.code][keep] for s in specs]
+    undefined = [np.isnan(v) for v in kept]
+    arrays += [pa.array(v, mask=m) for v, m in zip(kept, undefined, strict=True)]
+    arrays += [pa.array(gaps[s.code][keep], mask=m) for s, m in zip(specs, undefined,
+                                                                    strict=True)]
+    return pa.RecordBatch.from_arrays(arrays, names=wide_columns(specs))
 
 
 class _MergeDicts(AccumulatorParam):
@@ -163,24 +168,6 @@ def compute_wide(candles, specs: list[IndicatorSpec], plans: list[_store.SeriesP
         make_partition_function(specs, plans, errors), wide_schema(specs))
 
 
-def to_long(wide, specs: list[IndicatorSpec]):
-    """The values as indicator_values rows (undefined values dropped).
-
-    ``unpivot`` (Spark's Expand operator) over (value, gap) structs: measured faster than a
-    ``stack()`` generator, and about as fast as building the long rows in Python, where the
-    indicator codes would then have to be looked up per row (measured slower)."""
-    from pyspark.sql import functions as F
-
-    pairs = [F.struct(F.col(_value_col(s.code)).alias("value"),
-                      F.col(_gap_col(s.code)).alias("gap")).alias(s.code) for s in specs]
-    long = wide.select(*KEY_COLUMNS, *pairs).unpivot(
-        KEY_COLUMNS, [s.code for s in specs], "indicator_code", "v")
-    value = F.col("v.value")  # undefined values arrive as NaN
-    return long.filter(value.isNotNull() & ~F.isnan(value)).select(
-        "symbol", "interval_code", "indicator_code", "open_time",
-        F.col("v.value").alias("value"), F.col("v.gap").cast("int").alias("is_gap_in_window"))
-
-
 def _series_predicate(p: _store.SeriesPlan) -> str:
     """The WHERE clause of one series' partition: its candles up to the planned last one (so
     the count read equals the plan), from the warm-up start in an incremental run."""
@@ -212,14 +199,27 @@ def read_candles(spark, settings: Settings, plans: list[_store.SeriesPlan]):
 def run_indicators(settings: Settings, spark=None, full_refresh: bool = False,
                    symbols: list[str] | None = None,
                    specs: list[IndicatorSpec] | None = None) -> dict:
-    """Compute and upsert indicator values; returns a summary (what ran, rows, failures)."""
+    """Compute and upsert indicator values; returns a summary (what ran, rows, failures).
+    ``rows_written``: wide rows, one per candle computed (in an incremental run, per candle
+    after the watermark).
+
+    Holds the warehouse writer lock (re-entrant: the pipeline step and the live round already
+    hold it), so that a run by hand never overlaps a dbt run reading indicator_values."""
+    from cryptoquant.writer_lock import warehouse_writer
+
+    with warehouse_writer(settings, "spark indicators"):
+        return _run(settings, spark, full_refresh, symbols, specs)
+
+
+def _run(settings: Settings, spark, full_refresh: bool, symbols: list[str] | None,
+         specs: list[IndicatorSpec] | None) -> dict:
     from pyspark.sql import functions as F
 
     from spark.session import get_spark, upsert_dataframe
 
     t0 = time.monotonic()
     specs = specs if specs is not None else load_config_db(settings)
-    _store.ensure_tables(settings)
+    _store.ensure_tables(settings, specs)
     plans = _store.plan_series(settings, specs, full_refresh, symbols)
     todo = [p for p in plans if p.mode != "up_to_date"]
     for p in plans:
@@ -247,14 +247,12 @@ def run_indicators(settings: Settings, spark=None, full_refresh: bool = False,
     spark = spark or get_spark(settings, "cryptoquant-indicators")
     try:
         errors = spark.sparkContext.accumulator({}, _MergeDicts())
-        computed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        computed_at = _store.run_timestamp(settings)
         wide = compute_wide(read_candles(spark, settings, todo), specs, todo, errors)
-        values = to_long(wide, specs)
         written = upsert_dataframe(
-            values.withColumn("computed_at", F.lit(computed_at).cast("timestamp")),
-            settings, settings.mysql_staging_database, _store.VALUES_TABLE,
-            ["symbol", "interval_code", "indicator_code", "open_time"],
-            keep_if_unchanged=["computed_at"])
+            wide.withColumn(_store.COMPUTED_AT, F.lit(computed_at).cast("timestamp")),
+            settings, settings.mysql_staging_database, _store.VALUES_TABLE, KEY_COLUMNS,
+            keep_if_unchanged=[_store.COMPUTED_AT])
         failed = dict(sorted(errors.value.items()))
         for key, message in failed.items():
             logger.error("indicator series %s failed: %s", key, message)

@@ -13,7 +13,7 @@ exercised) is built, then changed the ways production changes it:
 * an older candle of one symbol re-landed with another close (the ingest upsert: the later
   message wins and raw_klines.landed_at moves), which changes that series' indicators from
   that candle on;
-* indicator values upserted as Spark does (computed_at moves only for values that changed);
+* indicator values upserted as Spark does (computed_at moves only for rows whose values changed);
 * articles published before the first build's cut that land only now (late news), which
   change the news sentiment of older candles.
 * (through the new candles) trades closed by the new candles, which move the in-sample split
@@ -35,7 +35,6 @@ import datetime as dt
 import json
 import uuid
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -45,10 +44,8 @@ from cryptoquant.dbt import run_dbt as _run_dbt
 from loaders import news_sentiment
 from spark.fpgrowth.mining import PATTERN_COLUMNS, RULE_COLUMNS
 from spark.fpgrowth.store import replace_results
-from spark.indicators.compute import compute_indicators
-from spark.indicators.config import load_config_csv
 from tests.dbt.conftest import RUN_SELECT, fetch
-from tests.dbt.indicator_fixture import DDL as INDICATOR_DDL
+from tests.dbt.indicator_fixture import land_indicator_values
 from tests.news.news_fixture import land_news, read_news
 from tests.support.sample import land_klines
 
@@ -85,32 +82,9 @@ REL_TOLERANCE = 1e-9  # doubles: window sums over a shorter partition may round 
 
 def upsert_indicator_values(settings: Settings) -> None:
     """Every indicator of every landed series into staging.indicator_values, the way Spark's
-    upsert does it: new values inserted, computed_at moved only where the value changed."""
-    specs = load_config_csv()
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    columns = ["symbol", "interval_code", "open_time", "open", "high", "low", "close", "volume"]
-    with db.staging(settings) as conn, conn.cursor() as cur:
-        cur.execute(f"select {', '.join(columns)} from raw_klines "
-                    "order by symbol, interval_code, open_time")
-        klines = pd.DataFrame(list(cur.fetchall()), columns=columns)
-    rows = []
-    for (symbol, interval_code), series in klines.groupby(["symbol", "interval_code"]):
-        series = series.reset_index(drop=True)
-        wide = compute_indicators(series, specs)
-        times = [t.to_pydatetime() for t in pd.to_datetime(series["open_time"])]
-        for code in wide.columns:
-            for t, v in zip(times, wide[code].to_numpy(), strict=True):
-                if np.isfinite(v):
-                    rows.append((symbol, interval_code, code, t, float(v), now))
-    with db.staging(settings) as conn, conn.cursor() as cur:
-        cur.execute(INDICATOR_DDL)
-        for i in range(0, len(rows), 20_000):
-            cur.executemany(
-                "insert into indicator_values (symbol, interval_code, indicator_code, open_time, "
-                "value, computed_at) values (%s, %s, %s, %s, %s, %s) on duplicate key update "
-                "computed_at = if(value <=> values(value), computed_at, values(computed_at)), "
-                "value = values(value)", rows[i:i + 20_000])
-        conn.commit()
+    upsert does it: new rows inserted, computed_at moved only where a value of the row
+    changed."""
+    land_indicator_values(settings, upsert=True)
 
 
 def land_scored_news(settings: Settings, articles: pd.DataFrame) -> None:

@@ -1,6 +1,8 @@
 """The Spark indicator job against the real database: full run, no-op re-run, incremental
-tail equal to a full recompute, a corrupt series reported while the others complete, and a
-configuration row that adds an indicator.
+tail equal to a full recompute, a corrupt series reported while the others complete, a
+configuration row that adds an indicator (and a column), and a table in the earlier long layout
+converted and recomputed. Every stored value is compared with the pure module (TA-Lib), per
+indicator and candle.
 
 The warehouse side (dim_symbol, dim_interval, fact_kline, indicator_types) is a minimal
 stand-in with the contract's columns, filled from staging.raw_klines, so these tests do not
@@ -17,6 +19,7 @@ import pytest
 
 from cryptoquant import db
 from spark.indicators import compute_indicators, gap_flags, load_config_csv, load_config_db
+from spark.indicators._store import GAP_PREFIX, gap_column
 from spark.indicators.config import SEED_CSV
 from spark.indicators.job import run_indicators
 from tests.support.sample import land_klines, read_sample
@@ -62,9 +65,8 @@ def refresh_fact_kline(settings) -> None:
         conn.commit()
 
 
-@pytest.fixture(scope="module")
-def job_settings(make_settings):
-    settings = make_settings("ind")
+def stand_in_warehouse(settings) -> None:
+    """The warehouse tables the job reads, with the seed's indicator configuration."""
     with db.warehouse(settings) as conn:
         db.run_sql_script(conn, WAREHOUSE_DDL)
     seed = pd.read_csv(SEED_CSV).astype(object).where(lambda d: d.notna(), None)
@@ -73,25 +75,39 @@ def job_settings(make_settings):
             "insert into indicator_types values (" + ", ".join(["%s"] * len(seed.columns))
             + ")", seed.to_records(index=False).tolist())
         conn.commit()
+
+
+@pytest.fixture(scope="module")
+def job_settings(make_settings):
+    settings = make_settings("ind")
+    stand_in_warehouse(settings)
     land_klines(settings, ["BTCUSDT"], *BTC_FIRST)
     land_klines(settings, ["ETHUSDT", "BNBUSDT"], *SMALL)
     refresh_fact_kline(settings)
     return settings
 
 
-def stored(settings, symbol: str) -> pd.DataFrame:
+def stored(settings, symbol: str) -> dict[str, pd.DataFrame]:
+    """{"value": ..., "gap": ...}: the symbol's stored rows by open_time, a column per code."""
     with db.staging(settings) as conn, conn.cursor() as cur:
-        cur.execute("select indicator_code, open_time, value, is_gap_in_window "
-                    "from indicator_values where symbol = %s", (symbol,))
-        rows = cur.fetchall()
-    df = pd.DataFrame(rows, columns=["indicator_code", "open_time", "value", "gap"])
-    return df.pivot(index="open_time", columns="indicator_code")
+        cur.execute("select * from indicator_values where symbol = %s order by open_time",
+                    (symbol,))
+        columns = [d[0] for d in cur.description]
+        df = pd.DataFrame(list(cur.fetchall()), columns=columns).set_index("open_time")
+    gaps = [c for c in columns if c.startswith(GAP_PREFIX)]
+    codes = [c.removeprefix(GAP_PREFIX) for c in gaps]
+    return {"value": df[codes].astype("float64"),
+            "gap": df[gaps].set_axis(codes, axis=1)}
 
 
 def snapshot(settings) -> tuple:
+    """(rows, defined values, their sum, gap flags set, newest and oldest computed_at)."""
+    codes = [s.code for s in SPECS]
     with db.staging(settings) as conn, conn.cursor() as cur:
-        cur.execute("select count(*), sum(value), sum(is_gap_in_window), max(computed_at), "
-                    "min(computed_at) from indicator_values")
+        cur.execute("select count(*), " + " + ".join(f"count({c})" for c in codes) + ", "
+                    + " + ".join(f"coalesce(sum({c}), 0)" for c in codes) + ", "
+                    + " + ".join(f"coalesce(sum({gap_column(c)}), 0)" for c in codes)
+                    + ", max(computed_at), min(computed_at) from indicator_values")
         return cur.fetchone()
 
 
@@ -106,7 +122,9 @@ def assert_matches_pure(settings, symbol: str, start: dt.datetime, end: dt.datet
     for spec in specs:
         exp = expected[spec.code].dropna()
         val = got["value"][spec.code].dropna()
+        assert list(got["value"].index) == list(candles.open_time)  # a row per candle
         assert list(val.index) == list(exp.index), f"{symbol} {spec.code}: candles differ"
+        assert list(got["gap"][spec.code].dropna().index) == list(exp.index)  # flag iff value
         atol = 1e-9 if spec.code == "bb_percent_b" else 0.0
         diff = np.abs(val.to_numpy() - exp.to_numpy())
         assert (diff <= np.maximum(1e-9 * np.abs(exp.to_numpy()), atol)).all(), spec.code
@@ -122,8 +140,12 @@ def test_full_run_writes_every_defined_value(job_settings, spark):
     assert summary["failed"] == {}
     total = sum(assert_matches_pure(job_settings, s, *r) for s, r in
                 [("BTCUSDT", BTC_FIRST), ("ETHUSDT", SMALL), ("BNBUSDT", SMALL)])
-    assert summary["rows_written"] == total == snapshot(job_settings)[0]
-    assert snapshot(job_settings)[2] > 0  # the 2021 outages are flagged
+    candles = sum(len(read_sample(s, *r)) for s, r in
+                  [("BTCUSDT", BTC_FIRST), ("ETHUSDT", SMALL), ("BNBUSDT", SMALL)])
+    rows, values, _, flagged, _, _ = snapshot(job_settings)
+    assert summary["rows_written"] == candles == rows  # one row per candle
+    assert values == total
+    assert flagged > 0  # the 2021 outages are flagged
 
 
 def test_rerun_is_a_no_op(job_settings, spark):
@@ -133,6 +155,7 @@ def test_rerun_is_a_no_op(job_settings, spark):
     assert summary["rows_written"] == 0 and summary["candles_read"] == 0
     refresh = run_indicators(job_settings, spark, full_refresh=True)
     assert refresh["rows_written"] == before[0]
+    assert before[4] == before[5]  # one computed_at for the first run's rows
     assert snapshot(job_settings) == before  # same rows, values and computed_at
 
 
@@ -166,7 +189,7 @@ def test_corrupt_series_is_reported_and_the_others_complete(job_settings, spark)
     assert summary["full"] == ["BNBUSDT/1h", "XRPUSDT/1h"]  # BNB: new candles, short series
     assert summary["up_to_date"] == ["BTCUSDT/1h", "ETHUSDT/1h"]
     assert_matches_pure(job_settings, "BNBUSDT", SMALL[0], SMALL_MORE[1])
-    assert stored(job_settings, "XRPUSDT").empty
+    assert stored(job_settings, "XRPUSDT")["value"].empty
     again = run_indicators(job_settings, spark, symbols=["XRPUSDT"])
     assert list(again["failed"]) == ["XRPUSDT/1h"]  # still reported, not forgotten
 
@@ -184,3 +207,36 @@ def test_a_config_row_adds_an_indicator(job_settings, spark):
     assert_matches_pure(job_settings, "ETHUSDT", SMALL[0], SMALL_MORE[1], specs)
     assert stored(job_settings, "ETHUSDT")["value"]["ema_100"].notna().sum() == \
         len(read_sample("ETHUSDT", SMALL[0], SMALL_MORE[1])) - 99
+
+
+def test_a_long_table_is_converted_then_recomputed_without_moving_computed_at(make_settings,
+                                                                             spark):
+    """A deployment upgraded from the long layout: the earlier job's values (every defined one,
+    its gap flag, one computed_at) and its state saying the series is up to date. The next run
+    converts the table, recomputes the series in full, and finds every value equal: no row's
+    computed_at moves, so dbt has nothing to reload."""
+    from tests.spark.test_indicators_store import LONG_DDL
+
+    settings = make_settings("indlong")
+    stand_in_warehouse(settings)
+    land_klines(settings, ["ETHUSDT"], *SMALL)
+    refresh_fact_kline(settings)
+    assert run_indicators(settings, spark)["full"] == ["ETHUSDT/1h"]  # state as a run leaves it
+    candles = read_sample("ETHUSDT", *SMALL)
+    values = compute_indicators(candles, SPECS).set_index(candles.open_time)
+    flags = gap_flags(candles, SPECS, 3600).set_index(candles.open_time)
+    then = dt.datetime(2026, 1, 2, 3, 4, 5)
+    long_rows = [("ETHUSDT", "1h", code, t.to_pydatetime(), float(v), int(flags[code][t]), then)
+                 for code in values.columns for t, v in values[code].dropna().items()]
+    with db.staging(settings) as conn, conn.cursor() as cur:
+        cur.execute("drop table indicator_values")
+        cur.execute(LONG_DDL)
+        cur.executemany("insert into indicator_values values (%s, %s, %s, %s, %s, %s, %s)",
+                        long_rows)
+        conn.commit()
+
+    summary = run_indicators(settings, spark)
+    assert summary["full"] == ["ETHUSDT/1h"] and summary["up_to_date"] == []
+    assert assert_matches_pure(settings, "ETHUSDT", *SMALL) == len(long_rows)
+    assert snapshot(settings)[4:] == (then, then)  # recomputed, equal, not moved
+    assert run_indicators(settings, spark)["up_to_date"] == ["ETHUSDT/1h"]

@@ -1,6 +1,7 @@
 """The function the Spark job runs on each partition (``mapInArrow``), called without Spark on
 Arrow batches as Spark hands them over: several series in one partition, a bad series beside
-good ones, an incremental watermark, and a series whose rows are not the ones planned."""
+good ones, an incremental watermark, and a series whose rows are not the ones planned. Its rows
+are indicator_values' rows: a value and a gap flag column per code, null where undefined."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pyarrow as pa
 import pytest
 
 from spark.indicators import compute_indicators, gap_flags, load_config_csv
-from spark.indicators._store import SeriesPlan
-from spark.indicators.job import INPUT_COLUMNS, make_partition_function, wide_schema
+from spark.indicators._store import SeriesPlan, gap_column
+from spark.indicators.job import INPUT_COLUMNS, make_partition_function, wide_columns
 from tests.support.sample import read_sample
 
 SPECS = load_config_csv()
@@ -62,15 +63,20 @@ def test_series_sharing_a_partition_are_computed_alone_and_a_bad_one_is_reported
     out = output(list(run(iter(batches))))
     assert list(errors.value) == ["BNBUSDT/1h"] and "high/low" in errors.value["BNBUSDT/1h"]
     assert set(out.symbol) == {"ETHUSDT"} and set(out.interval_code) == {"1h"}
-    assert list(out.columns) == [f.split(" ")[0] for f in wide_schema(SPECS).split(", ")]
+    assert list(out.columns) == wide_columns(SPECS)
+    assert list(out.columns[3:5]) == ["rsi_14", "ema_12"]  # a value column is named by its code
     assert out.open_time.is_monotonic_increasing and len(out) == len(eth)
     expected = compute_indicators(eth, SPECS)
     flags = gap_flags(eth, SPECS, 3600)
     for spec in SPECS:
-        assert np.array_equal(out[f"v__{spec.code}"].to_numpy(), expected[spec.code].to_numpy(),
+        assert np.array_equal(out[spec.code].to_numpy(), expected[spec.code].to_numpy(),
                               equal_nan=True), spec.code
-        assert (out[f"g__{spec.code}"].to_numpy() == flags[spec.code].to_numpy()).all()
-    assert out["g__rsi_14"].any()  # the April 2021 outages
+        defined = expected[spec.code].notna().to_numpy()
+        gap = out[gap_column(spec.code)]
+        assert (gap[defined].to_numpy() == flags[spec.code][defined].to_numpy()).all()
+        assert gap[~defined].isna().all(), spec.code  # no flag without a value
+    assert (~expected.ema_200.notna()).sum() == 199  # so the null case is exercised
+    assert out[gap_column("rsi_14")].eq(True).any()  # the April 2021 outages
 
 
 def test_incremental_rows_start_after_the_watermark():
@@ -83,8 +89,8 @@ def test_incremental_rows_start_after_the_watermark():
     assert out.open_time.min() == eth.open_time[2001] and len(out) == len(eth) - 2001
     # OBV continues from the stored value; the others equal the full computation
     obv = full.obv.to_numpy()
-    assert np.allclose(out["v__obv"], obv[2001:] - obv[2000] + 123.0, rtol=1e-12)
-    assert np.array_equal(out["v__ema_50"], full.ema_50.to_numpy()[2001:])
+    assert np.allclose(out["obv"], obv[2001:] - obv[2000] + 123.0, rtol=1e-12)
+    assert np.array_equal(out["ema_50"], full.ema_50.to_numpy()[2001:])
 
 
 @pytest.mark.parametrize("planned", [100, 10_000])

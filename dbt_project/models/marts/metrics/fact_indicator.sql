@@ -1,10 +1,12 @@
 -- Technical indicator values per candle from the Spark job, keyed by symbol, interval,
--- indicator type and open_time. Incremental on Spark's computed_at: a run reads only the values
--- computed after the newest computed_at already here. Spark's indicator job stamps all values
--- of one run with one computed_at taken when the run computes, moves it only for values that
--- changed, and a dbt run reads indicator_values after Spark's run has committed (the pipeline
--- and the live loop run them one after the other), so every value written after the previous
--- dbt run has a newer computed_at than anything already loaded: no look-back needed.
+-- indicator type and open_time (Spark's wide rows unpivoted by stg_spark__indicator_values).
+-- Incremental on Spark's computed_at, which is per candle row: a run reads only the rows
+-- computed after the newest computed_at already here, every value of such a row. Spark's
+-- indicator job stamps all rows of one run with one computed_at, newer than any stored one,
+-- moves it only for rows with a changed value, and a dbt run reads indicator_values after
+-- Spark's run has committed (the pipeline and the live loop run them one after the other,
+-- under the writer lock), so every row written after the previous dbt run has a newer
+-- computed_at than anything already loaded: no look-back needed.
 -- The computed_at index serves int_metric_inputs, which finds Spark's changes the same way.
 {{
     config(
