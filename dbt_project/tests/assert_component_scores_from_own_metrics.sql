@@ -1,8 +1,21 @@
 -- Each component score of fact_prediction equals the weighted sum of the signals of that
 -- component's metrics in fact_metric_value (and nothing else). Fails on any candle where not.
-with metric_values as (
+-- Inside a `dbt build` only the predictions that build wrote (macro written_by_this_build).
+with predictions as (
 
-    select * from {{ ref('fact_metric_value') }}
+    select * from {{ ref('fact_prediction') }}
+    where {{ written_by_this_build('refreshed_at') }}
+
+),
+
+metric_values as (
+
+    select metric_values.*
+    from {{ ref('fact_metric_value') }} as metric_values
+    inner join predictions
+        on metric_values.symbol_id = predictions.symbol_id
+        and metric_values.interval_id = predictions.interval_id
+        and metric_values.open_time = predictions.open_time
 
 ),
 
@@ -22,7 +35,7 @@ recomputed as (
 )
 
 select p.prediction_id, p.trend_score, r.trend_score as expected_trend_score
-from {{ ref('fact_prediction') }} as p
+from predictions as p
 left join recomputed as r
     on p.symbol_id = r.symbol_id
     and p.interval_id = r.interval_id
