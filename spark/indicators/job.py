@@ -83,8 +83,9 @@ def series_wide(table: pa.Table, specs: list[IndicatorSpec],
                 plan: _store.SeriesPlan) -> pa.RecordBatch:
     """One series' indicators as an Arrow batch of ``wide_schema`` rows, one per candle in time
     order (in an incremental run only the candles after the watermark); a value and its gap
-    flag are null where the value is undefined (NaN in TA-Lib's output). Raises on a bad series (``check_candles``) or when the rows read are not the
-    ones planned.
+    flag are null where the value is undefined (NaN in TA-Lib's output; an infinity, which
+    MariaDB cannot store, counts as undefined too). Raises on a bad series
+    (``check_candles``) or when the rows read are not the ones planned.
 
     ``table``: the series' candles (INPUT_COLUMNS, any order), as Spark hands them to
     ``mapInArrow`` or as pyarrow reads them from Parquet."""
@@ -106,7 +107,7 @@ def series_wide(table: pa.Table, specs: list[IndicatorSpec],
     arrays = [_repeated(plan.symbol, n), _repeated(plan.interval_code, n),
               pa.array(micros, type=pa.timestamp("us", tz="UTC"))]
     kept = [values[s.code][keep] for s in specs]
-    undefined = [np.isnan(v) for v in kept]
+    undefined = [~np.isfinite(v) for v in kept]
     arrays += [pa.array(v, mask=m) for v, m in zip(kept, undefined, strict=True)]
     arrays += [pa.array(gaps[s.code][keep], mask=m) for s, m in zip(specs, undefined,
                                                                     strict=True)]
