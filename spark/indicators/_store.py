@@ -28,6 +28,7 @@ STATE_TABLE = "indicator_state"
 KEY_COLUMNS = ("symbol", "interval_code", "open_time")
 COMPUTED_AT = "computed_at"
 GAP_PREFIX = "is_gap_in_window__"
+LONG_MARKER = "indicator_code"  # a column only the earlier long layout has
 # fact_indicator loads what changed since its newest computed_at: an index range, not a scan.
 COMPUTED_AT_INDEX = "ix_indicator_values_computed_at"
 
@@ -46,11 +47,13 @@ def value_columns(codes: Iterable[str]) -> list[str]:
     """The indicator columns of a row, in table order: every value, then every gap flag."""
     codes = list(codes)
     for code in codes:
-        if not (code.isascii() and code.replace("_", "").isalnum()) or code in (*KEY_COLUMNS, COMPUTED_AT) \
+        if not (code.isascii() and code.replace("_", "").isalnum()) \
+                or code in (*KEY_COLUMNS, COMPUTED_AT, LONG_MARKER) \
                 or code.startswith(GAP_PREFIX) or len(gap_column(code)) > 64:
             raise ValueError(f"indicator code {code!r} cannot name a column of {VALUES_TABLE} "
                              f"(letters, digits and _, at most {64 - len(GAP_PREFIX)} "
-                             f"characters, not {GAP_PREFIX}..., not a key column)")
+                             f"characters, not {GAP_PREFIX}..., none of "
+                             f"{[*KEY_COLUMNS, COMPUTED_AT, LONG_MARKER]})")
     return [value_column(c) for c in codes] + [gap_column(c) for c in codes]
 
 
@@ -101,7 +104,7 @@ def ensure_tables(settings: Settings, specs: list[IndicatorSpec]) -> None:
     with db.staging(settings, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(STATE_DDL)
         existing = _columns(cur, VALUES_TABLE)
-        if "indicator_code" in existing:
+        if LONG_MARKER in existing:
             migrate_long_table(cur, codes)
             existing = _columns(cur, VALUES_TABLE)
         if not existing:

@@ -72,7 +72,8 @@ def test_wide_table_new_columns_and_codes_that_cannot_be_columns(make_settings):
     assert "obv" in got  # a code switched off keeps its column (and values)
     assert rows(settings, "select rsi_14, ema_100 from indicator_values") == [(55.5, None)]
 
-    for code in ("symbol", "computed_at", "is_gap_in_window__x", "ema_é", "x" * 47):
+    for code in ("symbol", "computed_at", "indicator_code", "is_gap_in_window__x", "ema_é",
+                 "x" * 47):
         with pytest.raises(ValueError, match="cannot name a column"):
             _store.value_columns([code])
 
