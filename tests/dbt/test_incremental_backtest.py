@@ -1,0 +1,309 @@
+"""The incremental backtest marts equal a --full-refresh of the same inputs, row for row and bit
+for bit, and rewrite only the tail of each scope.
+
+One warehouse with hand-made inputs in the contract's columns (tests/backtest/inputs.py): nine
+months of the bundled real 1h candles of three symbols (three calendar quarters), an ATR and
+the regime indicators per candle, and a pseudo-random LONG / SHORT / NO_TRADE prediction per
+candle (a hash of the candle, as in tests/backtest/test_bundled_slice.py). It is backtested,
+then changed the ways production changes it:
+
+* six new candles per symbol with their predictions (the live case; trades still PENDING
+  close, new trades enter);
+* an older candle of one symbol re-landed with a much wider range (an old trade's outcome
+  changes, and with it that symbol's and ALL's trade sequence from its exit on);
+* an older NO_TRADE prediction turned LONG (a new trade in the middle of a sequence) and an
+  older LONG turned NO_TRADE (a trade that vanishes).
+
+Then an incremental `dbt run` of the backtest models, a copy of every table, a `--full-refresh`
+of the same inputs, and every row and column compared exactly (`except` both ways; refreshed_at,
+the time of the run that wrote a row, left out). The tail tests check, per scope, that rows
+before the first changed trade (or quarter) keep the refreshed_at of the first build and rows
+from it on carry the incremental run's: a regression to a full rebuild, or a too-late start,
+fails them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pandas as pd
+import pytest
+
+from cryptoquant import db
+from cryptoquant.config import Settings
+from cryptoquant.dbt import run_dbt as _run_dbt
+from tests.backtest import inputs
+from tests.dbt.conftest import fetch
+from tests.support.sample import SYMBOLS, read_sample
+
+pytestmark = pytest.mark.integration
+
+START = dt.datetime(2021, 7, 1)
+CUT = dt.datetime(2022, 3, 25)            # the first build sees candles opening before CUT
+NEW_END = CUT + dt.timedelta(hours=6)     # six new candles per symbol
+RELANDED = ("ETHUSDT", dt.datetime(2022, 2, 10, 5))    # range widened by 6% each side
+TURNED_LONG = ("BTCUSDT", dt.datetime(2022, 3, 1))     # first NO_TRADE on or after this
+TURNED_NO_TRADE = ("BNBUSDT", dt.datetime(2022, 3, 5))  # first LONG on or after this
+
+SEQUENCE_MARTS = {"mart_equity_curve": "trade_number", "mart_walk_forward": "period_start"}
+# every model the backtest selection builds, compared after the incremental run
+BACKTEST_TABLES = {
+    "int_backtest_candles_numbered": "symbol_id, interval_id, candle_number",
+    "int_backtest_trades_entered": "prediction_id",
+    "int_backtest_trade_candles": "prediction_id, bar_number",
+    "fact_prediction_result": "prediction_id",
+    "int_backtest_trades_scoped": "scope, trade_number",
+    "mart_equity_curve": "scope, trade_number",
+    "mart_walk_forward": "scope, period_start",
+    "mart_rolling_performance": "scope, trade_number",
+    "mart_monthly_performance": "scope, month_start",
+    "mart_regime_performance": "scope, regime",
+    "mart_backtest_summary": "scope",
+    "mart_regime": "symbol_id, interval_id, open_time",
+    "mart_price_regression": "symbol_id, interval_id, open_time",
+}
+RUN_COLUMNS = {"refreshed_at"}
+TRADE_COLUMNS = "prediction_id, outcome, pnl_r, pnl_pct, bars_held, entry_time, exit_time"
+SELECT = ["--select", "tag:backtest"]
+
+
+def _action(symbol_id: int, open_time: dt.datetime) -> str:
+    digest = int(hashlib.md5(f"{symbol_id}|{open_time}".encode()).hexdigest()[:8], 16)
+    return ("LONG", "SHORT", "NO_TRADE")[digest % 3]
+
+
+def _candles(symbol: str, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """The bundled candles of [start, end) with indicator-like columns: ATR(14) as a mean of
+    the true range, EMA(50), and ADX / Bollinger width stand-ins (the regime mart only needs
+    numbers; the backtest reads the ATR)."""
+    df = read_sample(symbol, start - dt.timedelta(days=10), end)
+    prev_close = df.close.shift(1)
+    true_range = pd.concat([df.high - df.low, (df.high - prev_close).abs(),
+                            (df.low - prev_close).abs()], axis=1).max(axis=1)
+    df["atr_14"] = true_range.rolling(14).mean()
+    df["ema_50"] = df.close.ewm(span=50, adjust=False).mean()
+    df["adx_14"] = 15 + 30 * (df.close.rolling(14).std() / df.close.rolling(14).mean() * 50
+                              ).clip(0, 1)
+    df["bb_width"] = 4 * df.close.rolling(20).std() / df.close.rolling(20).mean()
+    return df[df.open_time >= start].dropna().reset_index(drop=True)
+
+
+def land(settings: Settings, start: dt.datetime, end: dt.datetime) -> None:
+    """Candles of [start, end), their indicators and one prediction per candle."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with db.warehouse(settings) as conn, conn.cursor() as cur:
+        for symbol_id, symbol in enumerate(SYMBOLS, start=1):
+            cur.execute("insert ignore into dim_symbol values (%s, %s, %s, 'USDT')",
+                        (symbol_id, symbol, symbol[:-4]))
+            df = _candles(symbol, start, end)
+            times = [t.to_pydatetime() for t in df.open_time]
+            cur.executemany(
+                "insert into fact_kline (symbol_id, interval_id, open_time, close_time, open, "
+                "high, low, close, volume, landed_at) values (%s, %s, %s, %s, %s, %s, %s, %s, "
+                "1, %s)",
+                [(symbol_id, inputs.INTERVAL_ID, t, t + inputs.HOUR - dt.timedelta(milliseconds=1),
+                  o, h, lo, c, now)
+                 for t, o, h, lo, c in zip(times, df.open, df.high, df.low, df.close,
+                                           strict=True)])
+            for type_id, code in inputs.INDICATOR_CODES.items():
+                cur.executemany(
+                    "insert into fact_indicator (symbol_id, interval_id, indicator_type_id, "
+                    "open_time, indicator_value, computed_at) values (%s, %s, %s, %s, %s, %s)",
+                    [(symbol_id, inputs.INTERVAL_ID, type_id, t, float(v), now)
+                     for t, v in zip(times, df[code], strict=True)])
+            cur.executemany(
+                "insert into fact_prediction (prediction_id, symbol_id, interval_id, open_time, "
+                "predicting_at, direction, action, action_reason, refreshed_at) values "
+                "(%s, %s, %s, %s, %s, 'n/a', %s, 'fixture', %s)",
+                [(hashlib.md5(f"{symbol_id}|{t}".encode()).hexdigest(), symbol_id,
+                  inputs.INTERVAL_ID, t, t + inputs.HOUR, _action(symbol_id, t), now)
+                 for t in times])
+        # fresh statistics, as a table built by dbt has: on stale ones MariaDB joins
+        # mart_regime's grouped indicators without a key (minutes instead of a second)
+        cur.execute("analyze table fact_kline, fact_indicator, fact_prediction")
+        cur.fetchall()
+        conn.commit()
+
+
+def create_tables(settings: Settings) -> None:
+    """The backtest tests' input tables plus the load-time columns the real facts carry."""
+    inputs.create_tables(settings)
+    with db.warehouse(settings) as conn, conn.cursor() as cur:
+        cur.execute("alter table fact_kline add landed_at datetime(6)")
+        cur.execute("alter table fact_indicator add computed_at datetime(6)")
+        cur.execute("alter table fact_prediction add refreshed_at datetime(6)")
+        conn.commit()
+
+
+def change_history(settings: Settings) -> None:
+    """The re-landed candle and the two turned predictions (see the module docstring)."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    ids = {s: i for i, s in enumerate(SYMBOLS, start=1)}
+    with db.warehouse(settings) as conn, conn.cursor() as cur:
+        symbol, open_time = RELANDED
+        cur.execute("update fact_kline set high = high * 1.06, low = low * 0.94, landed_at = %s "
+                    "where symbol_id = %s and open_time = %s", (now, ids[symbol], open_time))
+        assert cur.rowcount == 1
+        for (symbol, after), (old, new) in ((TURNED_LONG, ("NO_TRADE", "LONG")),
+                                            (TURNED_NO_TRADE, ("LONG", "NO_TRADE"))):
+            cur.execute("update fact_prediction set action = %s, refreshed_at = %s "
+                        "where symbol_id = %s and action = %s and open_time >= %s "
+                        "order by open_time limit 1", (new, now, ids[symbol], old, after))
+            assert cur.rowcount == 1
+        conn.commit()
+
+
+def copy_tables(settings: Settings, suffix: str) -> None:
+    with db.warehouse(settings) as conn, conn.cursor() as cur:
+        for table in BACKTEST_TABLES:
+            cur.execute(f"create table {table}__{suffix} as select * from {table}")
+        conn.commit()
+
+
+def refreshed(settings: Settings, table: str) -> dict[tuple, dt.datetime]:
+    position = SEQUENCE_MARTS[table]
+    return {(r[0], r[1]): r[2] for r in fetch(
+        settings, f"select scope, {position}, refreshed_at from {table}")}
+
+
+def scoped_trades(settings: Settings) -> dict[tuple, tuple]:
+    return {(r[0], r[1]): r[2:] for r in fetch(
+        settings, f"select scope, trade_number, {TRADE_COLUMNS} from int_backtest_trades_scoped")}
+
+
+def quarter_start(t: dt.datetime) -> dt.date:
+    return dt.date(t.year, 3 * ((t.month - 1) // 3) + 1, 1)
+
+
+def first_changes(before: dict[tuple, tuple], after: dict[tuple, tuple]) -> dict[str, tuple]:
+    """Per scope: (the first trade_number whose trade differs, or is new or gone; the first
+    quarter of the exits at that trade_number before and after), from the trade sequences."""
+    out = {}
+    for scope in {k[0] for k in before} | {k[0] for k in after}:
+        numbers = sorted({k[1] for k in before if k[0] == scope}
+                         | {k[1] for k in after if k[0] == scope})
+        for n in numbers:
+            old, new = before.get((scope, n)), after.get((scope, n))
+            if old != new:
+                exits = [t[-1] for t in (old, new) if t is not None]
+                out[scope] = (n, min(quarter_start(t) for t in exits))
+                break
+    return out
+
+
+def columns_of(settings: Settings, table: str) -> list[str]:
+    return [r[0] for r in fetch(settings, "select column_name from information_schema.columns "
+                                          "where table_schema = database() and table_name = %s "
+                                          "order by ordinal_position", (table,))]
+
+
+@pytest.fixture(scope="module")
+def backtest(make_settings, dbt_target_path):
+    settings = make_settings("dbtbt")
+
+    def run_dbt(*args):
+        return _run_dbt(settings, [*args, "--target-path", dbt_target_path], capture=True)
+
+    # 1. the first build: candles before CUT
+    create_tables(settings)
+    land(settings, START, CUT)
+    run_dbt("run", *SELECT)
+    before = {table: refreshed(settings, table) for table in SEQUENCE_MARTS}
+    trades_before = scoped_trades(settings)
+    results_before = dict(fetch(settings, "select prediction_id, outcome "
+                                          "from fact_prediction_result"))
+
+    # 2. the changes: new candles, a re-landed older candle, turned predictions
+    land(settings, CUT, NEW_END)
+    change_history(settings)
+
+    # 3. incremental run of the same selection; keep a copy of every table
+    run_dbt("run", *SELECT)
+    after = {table: refreshed(settings, table) for table in SEQUENCE_MARTS}
+    trades_after = scoped_trades(settings)
+    results_after = dict(fetch(settings, "select prediction_id, outcome "
+                                         "from fact_prediction_result"))
+    copy_tables(settings, "incremental")
+
+    # 4. the same inputs, --full-refresh
+    run_dbt("run", *SELECT, "--full-refresh")
+    return {"settings": settings, "before": before, "after": after,
+            "changes": first_changes(trades_before, trades_after),
+            "results": (results_before, results_after), "run_dbt": run_dbt}
+
+
+@pytest.mark.parametrize("table", sorted(BACKTEST_TABLES))
+def test_incremental_run_equals_full_refresh(backtest, table):
+    """Exactly equal, floats included: the running sums are continued by the same additions
+    in the same order as a full build (macro backtest_equity_path)."""
+    settings = backtest["settings"]
+    assert columns_of(settings, f"{table}__incremental") == columns_of(settings, table)
+    columns = ", ".join(c for c in columns_of(settings, table) if c not in RUN_COLUMNS)
+    counts = fetch(settings, f"select (select count(*) from {table}__incremental), "
+                             f"(select count(*) from {table})")
+    assert counts[0][0] == counts[0][1] > 0, counts
+    for one, other in ((f"{table}__incremental", table), (table, f"{table}__incremental")):
+        differ = fetch(settings, f"select {columns} from {one} except select {columns} "
+                                 f"from {other} order by {BACKTEST_TABLES[table]} limit 3")
+        assert differ == [], (one, differ)
+
+
+def test_the_changes_reach_the_trades(backtest):
+    """The scenario exercises what it claims: an old trade's outcome changed, a trade
+    appeared and one vanished in the middle of the history, PENDING trades closed, and
+    the first change of ETH and ALL lies quarters before the end, of BTC and BNB late."""
+    results_before, results_after = backtest["results"]
+    common = results_before.keys() & results_after.keys()
+    changed = {p for p in common if results_before[p] != results_after[p]}
+    assert any(results_before[p] == "PENDING" for p in changed)
+    assert any(results_before[p] != "PENDING" for p in changed)
+    assert results_before.keys() - results_after.keys()
+    changes = backtest["changes"]
+    assert set(changes) == {*SYMBOLS, "ALL"}
+    assert changes["ETHUSDT"][1] <= quarter_start(RELANDED[1])
+    assert changes["ALL"][1] <= quarter_start(RELANDED[1])
+    assert changes["ETHUSDT"][1] > quarter_start(START)
+
+
+@pytest.mark.parametrize("table", sorted(SEQUENCE_MARTS))
+def test_incremental_run_rewrites_only_the_tail(backtest, table):
+    before, after, changes = backtest["before"][table], backtest["after"][table], backtest["changes"]
+    run_at = max(after.values())
+    kept, rewritten, wrong = 0, 0, []
+    for (scope, position), at in after.items():
+        first = changes[scope][0 if table == "mart_equity_curve" else 1]
+        if position < first:
+            kept += 1
+            if at != before.get((scope, position)):
+                wrong.append(("rewritten before the first change", scope, position))
+        else:
+            rewritten += 1
+            if at != run_at:
+                wrong.append(("not rewritten from the first change on", scope, position))
+    assert not wrong, (len(wrong), wrong[:5])
+    assert rewritten > 0
+    assert kept > rewritten  # most of the history is older than the changes
+
+
+def test_changed_parameters_rebuild_without_full_refresh(backtest):
+    """Another risk fraction, then a run without --full-refresh: the equity marts rebuild in
+    full (one refreshed_at) and equal a --full-refresh with the same vars. Runs last."""
+    settings, run_dbt = backtest["settings"], backtest["run_dbt"]
+    marts = list(SEQUENCE_MARTS)
+    new_vars = ["--vars", "{backtest_risk_fraction_per_trade: 0.02}"]
+    run_dbt("run", "--select", *marts, *new_vars)
+    for table in marts:
+        assert len(fetch(settings, f"select distinct refreshed_at from {table}")) == 1, table
+    (first,) = fetch(settings, "select equity, pnl_r from mart_equity_curve "
+                               "where scope = 'ALL' and trade_number = 1")
+    assert first[0] == pytest.approx(10_000 * (1 + 0.02 * first[1]), rel=1e-12)
+    with db.warehouse(settings) as conn, conn.cursor() as cur:
+        for table in marts:
+            cur.execute(f"create table {table}__new_vars as select * from {table}")
+        conn.commit()
+    run_dbt("run", "--select", *marts, *new_vars, "--full-refresh")
+    for table in marts:
+        columns = ", ".join(c for c in columns_of(settings, table) if c not in RUN_COLUMNS)
+        assert fetch(settings, f"select count(*) from (select {columns} from {table}__new_vars "
+                               f"except select {columns} from {table}) as d") == [(0,)]
