@@ -28,12 +28,14 @@
 
 {#- dbt's hook for a generic test's `where` config. A model whose config has
     `meta: {tests_check_rows_of_this_build: <column>}` gets `<column> >= __this_build__` on each
-    of its generic tests that sets no `where` of its own; the marker `__this_build__` is the
+    of its generic tests that sets no `where` of its own, except tests that compare a row with
+    others (config meta check_all_rows: no_kline_gaps, strictly_increasing); the marker `__this_build__` is the
     build's start inside a build, and anywhere else drops the filter. Other `where` configs
     work as in dbt. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
-    {%- if not where and execute and model.attached_node -%}
+    {%- set all_rows = (config.get('meta') or {}).get('check_all_rows') -%}
+    {%- if not where and not all_rows and execute and model.attached_node -%}
         {%- set tested = graph.nodes.get(model.attached_node) -%}
         {%- set column = tested.config.meta.get('tests_check_rows_of_this_build') if tested else none -%}
         {%- if column -%}

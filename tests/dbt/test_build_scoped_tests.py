@@ -54,6 +54,17 @@ def test_build_checks_only_the_rows_it_wrote(warehouse, dbt_target_path, broken_
     assert "refreshed_at >= cast(" in test["compiled_code"]
 
 
+def test_tests_comparing_rows_with_others_read_every_row(warehouse, dbt_target_path):
+    """A gap or an order break can lie between a kept candle and a new one."""
+    results = run_dbt(warehouse, dbt_target_path, "build", "--indirect-selection", "cautious",
+                      "--select", "fact_kline", "dim_exchange_outage", "dim_interval")
+    compiled = {name.split("_fact_kline")[0]: r["compiled_code"] for name, r in results.items()
+                if r["unique_id"].startswith("test.")}
+    assert "refreshed_at >= cast(" in compiled["not_null"]
+    for whole in ("no_kline_gaps", "strictly_increasing"):
+        assert "refreshed_at >= cast(" not in compiled[whole], whole
+
+
 def test_dbt_test_checks_every_row(warehouse, dbt_target_path, broken_old_prediction):
     with pytest.raises(DbtFailed):
         run_dbt(warehouse, dbt_target_path, "test", *SELECT)
@@ -88,7 +99,7 @@ def test_scoped_tests_run_in_the_build_that_writes_their_rows(warehouse, dbt_tar
     scoped = {uid for uid, n in nodes.items()
               if n["resource_type"] == "model"
               and n["config"]["meta"].get("tests_check_rows_of_this_build")}
-    assert len(scoped) >= 7
+    assert len(scoped) >= 9
     for uid in scoped:
         assert nodes[uid]["config"]["materialized"] == "incremental", uid
         assert "refreshed_at" in nodes[uid]["columns"], uid

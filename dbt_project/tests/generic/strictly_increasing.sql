@@ -1,6 +1,9 @@
 {# Generic test: column_name strictly increases within each partition when ordered by order_by
    (failing rows: a value not greater than its predecessor). #}
 {% test strictly_increasing(model, column_name, partition_by, order_by=none) %}
+{#- compares each row with its predecessor, which may be a kept row: every row, also inside a
+    build -#}
+{{ config(meta={'check_all_rows': true}) }}
 with ordered as (
     select
         {{ partition_by | join(', ') }},

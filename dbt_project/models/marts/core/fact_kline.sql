@@ -1,11 +1,15 @@
 -- One row per closed candle. Incremental: each run re-reads the candles landed (or changed)
 -- since the newest landed_at already loaded, minus a look-back for late commits.
+-- refreshed_at marks the rows a build wrote, for its tests (macro get_where_subquery); an edit
+-- of this SQL rebuilds the table in full by itself (macro rebuild_when_changed).
 {{
     config(
         materialized='incremental',
         unique_key=['symbol_id', 'interval_id', 'open_time'],
         on_schema_change='fail',
-        post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}"]
+        rebuild_when_changed={},
+        post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}",
+                   "{{ store_build_fingerprint() }}"]
     )
 }}
 
@@ -48,7 +52,8 @@ final as (
         klines.open_time,
         klines.close_time,
         date_add(klines.open_time, interval intervals.interval_seconds second) as close_at,
-        klines.landed_at
+        klines.landed_at,
+        {{ refreshed_at() }} as refreshed_at
     from klines
     inner join symbols
         on klines.symbol_code = symbols.symbol_code

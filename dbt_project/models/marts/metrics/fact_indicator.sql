@@ -8,13 +8,17 @@
 -- under the writer lock), so every row written after the previous dbt run has a newer
 -- computed_at than anything already loaded: no look-back needed.
 -- The computed_at index serves int_metric_inputs, which finds Spark's changes the same way.
+-- refreshed_at marks the rows a build wrote, for its tests (macro get_where_subquery); an edit
+-- of this SQL rebuilds the table in full by itself (macro rebuild_when_changed).
 {{
     config(
         materialized='incremental',
         unique_key=['symbol_id', 'interval_id', 'indicator_type_id', 'open_time'],
         on_schema_change='fail',
+        rebuild_when_changed={},
         post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'indicator_type_id', 'open_time']) }}",
-                   "{{ add_index('ix_fact_indicator_computed_at', ['computed_at']) }}"]
+                   "{{ add_index('ix_fact_indicator_computed_at', ['computed_at']) }}",
+                   "{{ store_build_fingerprint() }}"]
     )
 }}
 
@@ -54,7 +58,8 @@ final as (
         indicator_types.indicator_type_id,
         indicator_values.indicator_value,
         indicator_values.open_time,
-        indicator_values.computed_at
+        indicator_values.computed_at,
+        {{ refreshed_at() }} as refreshed_at
     from indicator_values
     inner join symbols
         on indicator_values.symbol_code = symbols.symbol_code
