@@ -224,13 +224,30 @@ def backtest(make_settings, dbt_target_path):
     trades_after = scoped_trades(settings)
     results_after = dict(fetch(settings, "select prediction_id, outcome "
                                          "from fact_prediction_result"))
+    per_trade = {
+        "numbered": {(r[0], r[1]): r[2:] for r in fetch(
+            settings, "select s.symbol_code, n.open_time, n.candle_number, n.refreshed_at "
+                      "from int_backtest_candles_numbered n "
+                      "join dim_symbol s on s.symbol_id = n.symbol_id")},
+        "entered": {r[0]: r[1:] for r in fetch(
+            settings, "select prediction_id, symbol_id, signal_candle_number, refreshed_at "
+                      "from int_backtest_trades_entered")},
+        "fact_prediction_result": dict(fetch(
+            settings, "select prediction_id, refreshed_at from fact_prediction_result")),
+        "int_backtest_trade_candles": dict(fetch(
+            settings, "select prediction_id, max(refreshed_at) from int_backtest_trade_candles "
+                      "group by prediction_id having min(refreshed_at) = max(refreshed_at)")),
+        "trades_with_windows": {r[0] for r in fetch(
+            settings, "select distinct prediction_id from int_backtest_trade_candles")},
+    }
     copy_tables(settings, "incremental")
 
     # 4. the same inputs, --full-refresh
     run_dbt("run", *SELECT, "--full-refresh")
     return {"settings": settings, "before": before, "after": after,
             "changes": first_changes(trades_before, trades_after),
-            "results": (results_before, results_after), "run_dbt": run_dbt}
+            "results": (results_before, results_after), "per_trade": per_trade,
+            "run_dbt": run_dbt}
 
 
 @pytest.mark.parametrize("table", sorted(BACKTEST_TABLES))
@@ -284,6 +301,43 @@ def test_incremental_run_rewrites_only_the_tail(backtest, table):
     assert not wrong, (len(wrong), wrong[:5])
     assert rewritten > 0
     assert kept > rewritten  # most of the history is older than the changes
+
+
+def test_only_the_changed_candles_are_renumbered(backtest):
+    """The new candles and the re-landed one carry the incremental run's refreshed_at, every
+    other candle the first build's (a re-landed candle keeps its number: nothing after it is
+    rewritten)."""
+    numbered = backtest["per_trade"]["numbered"]
+    run_at = max(at for _, at in numbered.values())
+    rewritten = {key for key, (_, at) in numbered.items() if at == run_at}
+    expected = {key for key in numbered if key[1] >= CUT} | {RELANDED}
+    assert rewritten == expected
+
+
+@pytest.mark.parametrize("table", ["fact_prediction_result", "int_backtest_trade_candles"])
+def test_only_the_changed_trades_are_redone(backtest, table):
+    """Exactly the trades whose window (signal candle and the 24 after it) holds a rewritten
+    candle, and the trades that are new (turned LONG, new candles' predictions), are redone;
+    the rest keep the first build's rows. int_backtest_trade_candles holds rows only for
+    trades with a window (an entry candle and an ATR)."""
+    per_trade = backtest["per_trade"]
+    numbered, entered = per_trade["numbered"], per_trade["entered"]
+    ids = {s: i for i, s in enumerate(SYMBOLS, start=1)}
+    changed = {(ids[symbol], number) for (symbol, t), (number, _) in numbered.items()
+               if t >= CUT or (symbol, t) == RELANDED}
+    new = set(entered) - set(backtest["results"][0])
+    expected = new | {p for p, (symbol_id, signal, _) in entered.items()
+                      if any((symbol_id, signal + k) in changed for k in range(25))}
+    rows = per_trade[table]
+    if table == "int_backtest_trade_candles":
+        assert set(rows) == per_trade["trades_with_windows"]  # one refreshed_at per trade
+        expected &= per_trade["trades_with_windows"]
+    run_at = max(rows.values())
+    redone = {p for p, at in rows.items() if at == run_at}
+    assert redone == expected, (len(redone - expected), len(expected - redone))
+    assert any(numbered[RELANDED][0] - 24 <= entered[p][1] < numbered[RELANDED][0]
+               for p in redone)  # trades before the re-landed candle were redone
+    assert len(rows) > 10 * len(redone)
 
 
 def test_changed_parameters_rebuild_without_full_refresh(backtest):

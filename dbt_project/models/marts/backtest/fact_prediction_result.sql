@@ -1,10 +1,31 @@
 -- The backtested outcome of every LONG or SHORT prediction (semantics in _backtest__models.yml).
--- A full rebuild on every run (a table, not incremental): PENDING trades are re-evaluated on
--- each build by construction, and a rebuild of every trade's window takes seconds.
+--
+-- Incremental per trade, like int_backtest_trade_candles: the trades whose entry or window
+-- changed since this model's newest row (macro backtest_trades_to_redo; PENDING trades are
+-- among them exactly when a candle of their window arrived) are deleted (pre-hook) and
+-- re-evaluated, trades no longer entered deleted. A change of this SQL, of dim_interval or of
+-- the backtest's trade parameters (ATR code, TP/SL multiples, lookahead, fee, slippage) makes
+-- the next run a full rebuild by itself.
+-- depends_on: {{ ref('int_backtest_candles_numbered') }}, {{ ref('dim_interval') }}
+{%- set newest = backtest_newest_refreshed_at() %}
 {{
     config(
+        materialized='incremental',
+        unique_key=['prediction_id'],
+        on_schema_change='fail',
+        rebuild_when_changed={'relations': ['dim_interval'], 'vars': {
+            'atr_indicator_code': backtest_parameter('atr_indicator_code'),
+            'tp_atr_multiple': backtest_parameter('tp_atr_multiple'),
+            'sl_atr_multiple': backtest_parameter('sl_atr_multiple'),
+            'lookahead_candles': backtest_parameter('lookahead_candles'),
+            'fee_rate_per_side': backtest_parameter('fee_rate_per_side'),
+            'slippage_rate_per_side': backtest_parameter('slippage_rate_per_side')}},
+        pre_hook=["{{ backtest_delete_trades(backtest_newest_refreshed_at()) }}",
+                  "{{ backtest_delete_vanished_trades(ref('int_backtest_trades_entered')) }}"],
         post_hook=["{{ add_primary_key(['prediction_id']) }}",
-                   "{{ add_index('ix_fact_prediction_result_entry', ['symbol_id', 'interval_id', 'entry_time']) }}"]
+                   "{{ add_index('ix_fact_prediction_result_entry', ['symbol_id', 'interval_id', 'entry_time']) }}",
+                   "{{ add_index('ix_fact_prediction_result_refreshed_at', ['refreshed_at']) }}",
+                   "{{ store_build_fingerprint() }}"]
     )
 }}
 
@@ -12,13 +33,24 @@
 
 with trades as (
 
-    select * from {{ ref('int_backtest_trades_entered') }}
+    select trades.*
+    from {{ ref('int_backtest_trades_entered') }} as trades
+    {%- if newest is not none %}
+    -- a join, not `in (select ... union ...)`, which MariaDB runs once per trade
+    inner join ({{ backtest_trades_to_redo(newest) }}) as redo
+        on redo.prediction_id = trades.prediction_id
+    {%- endif %}
 
 ),
 
 window_candles as (
 
-    select * from {{ ref('int_backtest_trade_candles') }}
+    select window_candles.*
+    from {{ ref('int_backtest_trade_candles') }} as window_candles
+    {%- if newest is not none %}
+    inner join trades
+        on trades.prediction_id = window_candles.prediction_id
+    {%- endif %}
 
 ),
 
@@ -134,7 +166,8 @@ final as (
         signal_open_time,
         entry_time,
         exit_time,
-        closed_at
+        closed_at,
+        {{ refreshed_at() }} as refreshed_at
     from pnl
 
 )
