@@ -121,9 +121,7 @@ class ConsumeLoop:
     def _next_offsets(messages: list) -> list[TopicPartition]:
         """Where each partition of a batch resumes: its last offset + 1 (what a commit of
         the consumer's positions would store for them right after consuming the batch)."""
-        after = {}
-        for msg in messages:
-            after[(msg.topic(), msg.partition())] = msg.offset() + 1
+        after = {(msg.topic(), msg.partition()): msg.offset() + 1 for msg in messages}
         return [TopicPartition(topic, partition, offset)
                 for (topic, partition), offset in after.items()]
 
@@ -211,6 +209,15 @@ class ConsumeLoop:
                 self._close_db()
                 raise
 
+    def _connect(self) -> None:
+        """Open the staging connection ahead of the first batch; if it fails, the first
+        batch's ``_write`` tries again (and retries, and reports)."""
+        try:
+            if self._conn is None:
+                self._conn = db.connect(self.settings, self.settings.mysql_staging_database)
+        except (db.DatabaseUnavailable, pymysql.err.Error) as exc:
+            logger.debug("early database connection failed (%s)", exc)
+
     def _close_db(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None and conn.open:  # the server rolls back what was not committed
@@ -263,26 +270,35 @@ class ConsumeLoop:
         started = lag_checked = last_message_at = time.monotonic()
         idle_since = pending = None
         lander = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cq-land")
+        lander.submit(self._connect)  # while the group is joined, not on the first batch
         try:
             while not self.stop.is_set():
                 messages = consumer.consume(num_messages=self._batch_wanted(consumer),
                                             timeout=self.batch_seconds)
-                rows, letters, good = [], [], []
-                for msg in messages:
-                    if msg.error():
-                        if msg.error().fatal():
-                            raise KafkaException(msg.error())
-                        logger.warning("consumer error: %s", msg.error())
-                        continue
-                    good.append(msg)
-                for msg, row in zip(good, self._decode([m.value() for m in good]), strict=True):
-                    if isinstance(row, BadMessage):
-                        letters.append(DeadLetter(msg.topic(), msg.partition(), msg.offset(),
-                                                  msg.key(), msg.value(), str(row)))
-                    else:
-                        rows.append((row, msg.partition(), msg.offset()))
+                good = messages
+                if any([msg.error() for msg in messages]):
+                    good = []
+                    for msg in messages:
+                        if msg.error():
+                            if msg.error().fatal():
+                                raise KafkaException(msg.error())
+                            logger.warning("consumer error: %s", msg.error())
+                            continue
+                        good.append(msg)
+                decoded = self._decode([m.value() for m in good])
+                # Python's per-message work, in comprehensions (a batch is thousands).
+                rows = [(row, msg.partition(), msg.offset())
+                        for msg, row in zip(good, decoded, strict=True)
+                        if not isinstance(row, BadMessage)]
+                letters = [] if len(rows) == len(good) else [
+                    DeadLetter(msg.topic(), msg.partition(), msg.offset(), msg.key(),
+                               msg.value(), str(row))
+                    for msg, row in zip(good, decoded, strict=True)
+                    if isinstance(row, BadMessage)]
                 if rows or letters:
                     last_message_at = time.monotonic()
+                    if rows and hasattr(self.sink, "prepare"):  # here, beside the landing
+                        rows = self.sink.prepare(rows)
                     offsets = self._next_offsets(good)
                     self._landed(pending)  # one batch in flight at most, landed in order
                     pending = lander.submit(self._land, consumer, dlq, rows, letters, offsets)

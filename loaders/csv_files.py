@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from cryptoquant.constants import INTERVAL_SECONDS, KLINE_COLUMNS
+from loaders._kline_columns import arrow_columns, columns
 
 OFFICIAL_COLUMNS = (
     "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume",
@@ -54,16 +55,20 @@ def symbol_interval_from_name(path: Path) -> tuple[str | None, str | None]:
     return match["symbol"], match["interval"]
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _open_binary(path: Path) -> io.BufferedIOBase:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+        return gzip.open(path, "rb")
     if path.suffix == ".zip":
         zf = zipfile.ZipFile(path)
         members = [n for n in zf.namelist() if n.lower().endswith(".csv")]
         if len(members) != 1:
             raise KlineFileError(f"{path}: expected one .csv inside the zip, found {members}")
-        return io.TextIOWrapper(zf.open(members[0]), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")  # noqa: SIM115 - caller closes
+        return zf.open(members[0])
+    return open(path, "rb")  # noqa: SIM115 - caller closes
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    return io.TextIOWrapper(_open_binary(path), encoding="utf-8", newline="")
 
 
 def _epoch_to_timestamp(value: str) -> pd.Timestamp:
@@ -170,13 +175,31 @@ class _Source:
     rows: Iterator[tuple[int, list[str]]]
 
 
+def _resolve(path: Path, first: list[str], symbol: str | None, interval: str | None
+             ) -> tuple[_Source, bool]:
+    """The file's _Source (without rows) from its first CSV row, and whether that row is a
+    header."""
+    name_symbol, name_interval = symbol_interval_from_name(path)
+    symbol = (symbol or name_symbol or "").upper() or None
+    interval = interval or name_interval
+    layout, has_header = _layout(first)
+    if layout == "official":
+        header = [c.strip().lower() for c in first] if has_header else list(OFFICIAL_COLUMNS)
+    else:
+        header = [c.strip().lower() for c in first]
+    if "ticker" in header and symbol is None:
+        pass  # taken per row below
+    elif symbol is None:
+        raise KlineFileError(f"{path}: no symbol in the file name; pass --symbol")
+    if interval is None:
+        raise KlineFileError(f"{path}: no interval in the file name; pass --interval")
+    return _Source(path, layout, header, symbol, interval, iter(())), has_header
+
+
 @contextlib.contextmanager
 def _source(path: str | Path, symbol: str | None, interval: str | None):
     """The file as a _Source, or None when it has no rows at all."""
     path = Path(path)
-    name_symbol, name_interval = symbol_interval_from_name(path)
-    symbol = (symbol or name_symbol or "").upper() or None
-    interval = interval or name_interval
     with _open_text(path) as fh:
         reader = csv.reader(fh)
         try:
@@ -184,20 +207,10 @@ def _source(path: str | Path, symbol: str | None, interval: str | None):
         except StopIteration:
             yield None
             return
-        layout, has_header = _layout(first)
-        if layout == "official":
-            header = [c.strip().lower() for c in first] if has_header else list(OFFICIAL_COLUMNS)
-        else:
-            header = [c.strip().lower() for c in first]
-        if "ticker" in header and symbol is None:
-            pass  # taken per row below
-        elif symbol is None:
-            raise KlineFileError(f"{path}: no symbol in the file name; pass --symbol")
-        if interval is None:
-            raise KlineFileError(f"{path}: no interval in the file name; pass --interval")
+        src, has_header = _resolve(path, first, symbol, interval)
         rows = reader if has_header else _chain_first(first, reader)
-        yield _Source(path, layout, header, symbol, interval,
-                      enumerate(rows, start=2 if has_header else 1))
+        src.rows = enumerate(rows, start=2 if has_header else 1)
+        yield src
 
 
 def _read_row(src: _Source, line: int, values: list[str]):
@@ -242,13 +255,20 @@ def iter_kline_chunks(path: str | Path, symbol: str | None = None,
                       interval: str | None = None, size: int = 50_000):
     """Yield ``(columns, [])`` for each clean chunk of up to ``size`` rows (whole columns,
     converted at once: see ``loaders/_kline_columns.py``) and ``(None, rows)`` for a chunk
-    holding anything unusual, read row by row exactly as ``iter_kline_rows`` does."""
-    from loaders._kline_columns import columns
+    holding anything unusual, read row by row exactly as ``iter_kline_rows`` does.
 
+    The file's raw lines are cut into chunks and handed to Arrow (``_raw_chunks``); from the
+    first chunk holding a quote, a NUL or a lone carriage return on (where a line may not be
+    one CSV row), ``csv.reader`` reads the rest, as it reads the rows of a chunk that Arrow
+    does not take. Either way the chunks are the same ``size`` rows with the same answers."""
+    done = yield from _raw_chunks(Path(path), symbol, interval, size)
+    if done is None:
+        return
     with _source(path, symbol, interval) as src:
         if src is None:
             return
-        while chunk := list(itertools.islice(src.rows, size)):
+        rows = itertools.islice(src.rows, done, None)
+        while chunk := list(itertools.islice(rows, size)):
             cols = columns(src.layout, src.header, src.symbol, src.interval,
                            [values for _, values in chunk])
             if cols is not None:
@@ -256,6 +276,65 @@ def iter_kline_chunks(path: str | Path, symbol: str | None = None,
             else:
                 yield None, [out for out in (_read_row(src, line, values)
                                              for line, values in chunk) if out is not None]
+
+
+def _plain(data: bytes) -> bool:
+    """Lines that are CSV rows one for one, and that Arrow reads as csv.reader does."""
+    return b'"' not in data and b"\0" not in data and data.count(b"\r") == data.count(b"\r\n")
+
+
+def _raw_chunks(path: Path, symbol: str | None, interval: str | None, size: int):
+    """``iter_kline_chunks``'s chunks from the raw lines; returns None at the end of the
+    file, or the number of data rows read when ``csv.reader`` must read the rest."""
+    with _open_binary(path) as fh:
+        first_raw = fh.readline()
+        if not first_raw:
+            return None
+        if not _plain(first_raw):
+            return 0
+        first = next(csv.reader([first_raw.decode("utf-8")]), [])
+        src, has_header = _resolve(path, first, symbol, interval)
+        start = 2 if has_header else 1
+        done = 0
+        for data, lines in _line_chunks(fh, size, b"" if has_header else first_raw):
+            if not _plain(data):
+                return done
+            cols = arrow_columns(src.layout, src.header, src.symbol, src.interval, data,
+                                 lines)
+            if cols is not None:
+                yield cols, []
+            else:
+                rows = csv.reader(data.decode("utf-8").splitlines(keepends=True))
+                yield None, [out for out in (_read_row(src, start + done + i, values)
+                                             for i, values in enumerate(rows))
+                             if out is not None]
+            done += lines
+    return None
+
+
+def _line_chunks(fh, size: int, head: bytes, block: int = 1 << 20):
+    """``head`` and the rest of a binary stream as ``(data, lines)``: ``size`` lines at a
+    time (the last chunk fewer, its last line perhaps without a newline), read in blocks:
+    iterating a gzip or zip stream line by line is a Python call per line."""
+    pieces = head.split(b"\n")  # [..., the unfinished last line]
+    eof = False
+    while True:
+        while len(pieces) <= size and not eof:
+            more = fh.read(block)
+            if more:
+                tail = more.split(b"\n")
+                pieces[-1] += tail[0]
+                pieces += tail[1:]
+            else:
+                eof = True
+        if len(pieces) > size:
+            yield b"\n".join(pieces[:size]) + b"\n", size
+            pieces = pieces[size:]
+        else:
+            count = len(pieces) - (pieces[-1] == b"")
+            if count:
+                yield b"\n".join(pieces), count
+            return
 
 
 def _chain_first(first, rest):

@@ -226,9 +226,10 @@ def decode_kline(raw: bytes | None, known_symbols: frozenset[str] | None = None)
     }
 
 
-class KlineWire(msgspec.Struct):
+class KlineWire(msgspec.Struct, gc=False):
     """A kline message exactly as the producers write it (types only; ``fast_kline`` checks
-    the values)."""
+    the values). Untracked by the garbage collector (``gc=False``: its fields are numbers and
+    strings, so it can hold no cycle): a batch of them no longer triggers collections."""
 
     schema_version: int
     source: str
@@ -299,15 +300,19 @@ def fast_klines(raws: list[bytes | None], known_symbols: frozenset[str] | None =
     import numpy as np
 
     out: list[tuple | None] = [None] * len(raws)
-    where, ms = [], []
     decode = _KLINE_DECODER.decode
-    for i, raw in enumerate(raws):
-        if raw is not None:
-            try:
-                ms.append(decode(raw))
-            except (msgspec.DecodeError, UnicodeDecodeError):
-                continue
-            where.append(i)
+    try:  # the common case, every message decodes: one loop in C
+        ms = list(map(decode, raws))
+        where = range(len(raws))
+    except (msgspec.DecodeError, UnicodeDecodeError, TypeError):  # TypeError: None
+        where, ms = [], []
+        for i, raw in enumerate(raws):
+            if raw is not None:
+                try:
+                    ms.append(decode(raw))
+                except (msgspec.DecodeError, UnicodeDecodeError):
+                    continue
+                where.append(i)
     if not ms:
         return out
     symbols = [m.symbol for m in ms]
@@ -318,8 +323,9 @@ def fast_klines(raws: list[bytes | None], known_symbols: frozenset[str] | None =
     opens, closes = [m.open_time for m in ms], [m.close_time for m in ms]
     numbers = [[m.open for m in ms], [m.high for m in ms], [m.low for m in ms],
                [m.close for m in ms], [m.volume for m in ms]]
-    extras = [[m.quote_volume for m in ms], [m.taker_buy_base_volume for m in ms],
-              [m.taker_buy_quote_volume for m in ms]]
+    quotes, base_volumes, quote_volumes = extras = (
+        [m.quote_volume for m in ms], [m.taker_buy_base_volume for m in ms],
+        [m.taker_buy_quote_volume for m in ms])
     counts = [m.trade_count for m in ms]
     symbol_ok = {s: 0 < len(s) <= 20 and s.isalnum() and s.isupper()
                  and (known_symbols is None or s in known_symbols) for s in set(symbols)}
@@ -341,15 +347,20 @@ def fast_klines(raws: list[bytes | None], known_symbols: frozenset[str] | None =
               & (v >= 0) & (v < math.inf))
         for col in extras:  # None, or a finite number
             ok &= ~np.isinf(np.array(col, dtype=np.float64))
-    ok = ok.tolist()
-    for k, (s, src, stamp, count) in enumerate(zip(symbols, sources, stamps, counts,
-                                                   strict=True)):
-        if ok[k] and symbol_ok[s] and source_ok[src] and sql_stamp[stamp] is not None \
-                and (count is None or count >= 0):
-            out[where[k]] = (s, intervals[k], opens[k], closes[k], numbers[0][k],
-                             numbers[1][k], numbers[2][k], numbers[3][k], numbers[4][k],
-                             extras[0][k], count, extras[1][k], extras[2][k], src, versions[k],
-                             sql_stamp[stamp])
+    if any(counts):  # None or a non-negative count
+        ok &= np.array([n is None or n >= 0 for n in counts])
+    for check, values in ((symbol_ok, symbols), (source_ok, sources), (sql_stamp, stamps)):
+        if not all(check.values()):
+            ok &= np.array([bool(check[x]) for x in values])
+    rows = zip(symbols, intervals, opens, closes, *numbers, quotes, counts, base_volumes,
+               quote_volumes, sources, versions,
+               [sql_stamp[x] for x in stamps] if len(sql_stamp) > 1
+               else [sql_stamp[stamps[0]]] * len(stamps), strict=True)
+    if ok.all() and len(ms) == len(raws):
+        return list(rows)
+    for k, (row, good) in enumerate(zip(rows, ok.tolist(), strict=True)):
+        if good:
+            out[where[k]] = row
     return out
 
 

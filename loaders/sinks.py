@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import logging
 import tempfile
+from dataclasses import dataclass
 
 import msgspec
 import pymysql
@@ -38,6 +39,20 @@ def _upsert_sql(table: str, columns: list[str], keys: list[str]) -> str:
 def _tsv_text(value: str) -> str:
     """A string as a LOAD DATA field (default escapes: backslash, tab, newline)."""
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+@dataclass
+class PreparedKlines:
+    """A batch of klines made ready to land (``KlineSink.prepare``): reduced to the last
+    message per key, and the LOAD DATA text of those rows. ``len`` is the number of messages
+    it came from."""
+
+    rows: list[tuple]
+    tsv: bytes | None
+    messages: int
+
+    def __len__(self) -> int:
+        return self.messages
 
 
 class KlineSink:
@@ -140,19 +155,27 @@ class KlineSink:
     @staticmethod
     def latest(rows: list[tuple]) -> list[tuple]:
         """One entry per key, the last in batch order, as ``row + (partition, offset)``."""
-        last = {}
-        for row, partition, offset in rows:
-            last[row[:3]] = (*row, partition, offset)
-        return list(last.values())
+        return [(*row, partition, offset) for row, partition, offset in _last_per_key(rows)]
 
-    def write(self, cur, rows: list[tuple]) -> None:
-        if not rows:
+    def prepare(self, rows: list[tuple]) -> PreparedKlines:
+        """The Python half of ``write``, which the consumer runs on its decoding thread so
+        that the lander thread only talks to MariaDB: batches then load back to back instead
+        of the database waiting while each one's file is built."""
+        batch = _last_per_key(rows)
+        return PreparedKlines(batch, self._tsv_bytes(batch) if self.bulk and batch else None,
+                              len(rows))
+
+    def write(self, cur, rows: list[tuple] | PreparedKlines) -> None:
+        prepared = rows if isinstance(rows, PreparedKlines) else self.prepare(rows)
+        if not prepared.rows:
             return
-        batch = self.latest(rows)
         if self.bulk:
             try:
-                with self._tsv(batch) as path:
-                    if not self._insert_new(cur, path, len(batch)):
+                tsv = prepared.tsv
+                if tsv is None:
+                    tsv = self._tsv_bytes(prepared.rows)
+                with self._tsv_file(tsv) as path:
+                    if not self._insert_new(cur, path, len(prepared.rows)):
                         self._prepare_batch_table(cur)
                         cur.execute(self._load_sql(self.batch_table, self._batch_columns),
                                     (path,))
@@ -167,7 +190,8 @@ class KlineSink:
                 self.bulk = False
         self._prepare_batch_table(cur)
         cur.executemany(self.insert_batch_sql, [  # numbers as the same text LOAD DATA gets
-            tuple(repr(v) if isinstance(v, float) else v for v in r) for r in batch])
+            tuple(repr(v) if isinstance(v, float) else v for v in (*row, partition, offset))
+            for row, partition, offset in prepared.rows])
         cur.execute(self.merge_sql)
 
     def _insert_new(self, cur, path: str, count: int) -> bool:
@@ -193,24 +217,42 @@ class KlineSink:
                 "fields terminated by '\\t' escaped by '\\\\' lines terminated by '\\n' "
                 f"({', '.join(columns)}){settings}")
 
+    @staticmethod
     @contextlib.contextmanager
-    def _tsv(self, batch: list[tuple]):
-        """The batch as a LOAD DATA file (``_batch_columns`` order); yields its path.
+    def _tsv_file(tsv: bytes):
+        """A LOAD DATA file holding ``tsv``; yields its path."""
+        with tempfile.NamedTemporaryFile("wb", prefix="cq-klines-", suffix=".tsv") as fh:
+            fh.write(tsv)
+            fh.flush()
+            yield fh.name
+
+    @staticmethod
+    def _tsv_bytes(batch: list[tuple]) -> bytes:
+        """A batch's ``(row, partition, offset)`` as LOAD DATA text (``_batch_columns``
+        order).
 
         Built column by column: each numeric column becomes text in one JSON encoder call
         (the shortest round-trip digits, as ``repr`` gives them, null for none), each string
         once per distinct value, and a line is one bytes format, rather than a dozen
         conversions per row."""
-        cols = list(zip(*batch, strict=True))
+        cols = list(zip(*[row for row, _, _ in batch], strict=True))
+        _, partitions, offsets = zip(*batch, strict=True)
         fields = [_tsv_strings(cols[0], str.encode), _tsv_strings(cols[1], str.encode),
                   *(_tsv_numbers(col) for col in cols[2:13]),
                   _tsv_strings(cols[13], _tsv_text_bytes), _tsv_numbers(cols[14]),
-                  _tsv_strings(cols[15], str.encode), *(_tsv_numbers(col) for col in cols[16:])]
+                  _tsv_strings(cols[15], str.encode), _tsv_numbers(partitions),
+                  _tsv_numbers(offsets)]
         line = b"\t".join([b"%b"] * len(fields)) + b"\n"
-        with tempfile.NamedTemporaryFile("wb", prefix="cq-klines-", suffix=".tsv") as fh:
-            fh.write(b"".join([line % r for r in zip(*fields, strict=True)]))
-            fh.flush()
-            yield fh.name
+        return b"".join([line % r for r in zip(*fields, strict=True)])
+
+
+def _last_per_key(rows: list[tuple]) -> list[tuple]:
+    """The ``(row, partition, offset)`` entries of a batch that are the last of their key
+    (symbol, interval, open time) in batch order; all of them when no key repeats."""
+    last = {entry[0][:3]: i for i, entry in enumerate(rows)}
+    if len(last) == len(rows):
+        return rows
+    return [rows[i] for i in sorted(last.values())]
 
 
 def _tsv_text_bytes(value: str) -> bytes:

@@ -152,3 +152,58 @@ def test_column_wise_messages_with_some_trade_counts_missing():
     assert [json.loads(m)["trade_count"] is None for m in out] == [False, True, False, True,
                                                                    False]
     assert json.loads(out[2])["quote_volume"] is None
+
+
+_HEAD = "date,open,high,low,close,volume,ticker"
+_ROWS = [f"2022-01-01 {h:02d}:00:00,10,11,9,10.5,{100 + h},BTCUSDT" for h in range(7)]
+_OFFICIAL_ROWS = [f"{1672531200000 + h * 3_600_000},1,2,0.5,1.5,10,"
+                  f"{1672534799999 + h * 3_600_000},15,3,5,7,0" for h in range(5)]
+
+
+@pytest.mark.parametrize("text", [
+    "\n".join([_HEAD, *_ROWS]) + "\n",
+    "\n".join([_HEAD, *_ROWS]),                                       # no final newline
+    "\r\n".join([_HEAD, *_ROWS]) + "\r\n",                            # CRLF
+    "\r".join([_HEAD, *_ROWS]) + "\r",                                # lone CRs
+    "\n".join([_HEAD, *_ROWS[:3], "", " ", *_ROWS[3:]]) + "\n",       # blank lines
+    "\n".join([_HEAD, *_ROWS[:4], '2022-01-01 07:00:00,"10",11,9,10.5,1,"BTC\nUSDT"',
+               *_ROWS[4:]]) + "\n",                                   # quotes, a newline inside
+    "\n".join([_HEAD, *_ROWS[:2], "2022-01-01 07:00:00, 10 ,11,9,1_0.5,1,btcusdt ",
+               "2022-01-01 08:00:00,nan,11,9,10,1,BTCUSDT", "2022-01-01 09:00:00,,11,9,10,1,X",
+               "2022-01-01 10:00:00,1e400,11,9,10,1,X", *_ROWS[2:]]) + "\n",  # odd numbers
+    "\n".join([_HEAD, *_ROWS[:5], "2022-01-01 07:00:00,10,11,9,10.5,1,BTC\0USDT",
+               *_ROWS[5:]]) + "\n",                                   # a NUL
+    "\n".join([_HEAD, *_ROWS[:3], "2022-01-01 07:00:00,10,11,9,10.5,1,BTCUSDT,extra",
+               "2022-01-01T08:00:00+01:00,10,11,9,10.5,1, ethusdt", *_ROWS[3:]]),
+    "\n".join(_OFFICIAL_ROWS) + "\n",                                 # official, no header
+    "\n".join(_OFFICIAL_ROWS[:2] + ["1672542000000,1,2,0.5,1.5,10, 1672545599999,15,3.7,5,7,0",
+                                    "+1672545600000,1,2,0.5,1.5,10,1672549199999,15,3,5,7,0"]
+              + _OFFICIAL_ROWS[2:]) + "\n",
+], ids=["plain", "no-final-newline", "crlf", "lone-cr", "blank-lines", "quotes", "odd-numbers",
+        "nul", "wide-row-and-offset-date", "official", "official-odd"])
+@pytest.mark.parametrize("size", [1, 2, 3, 50_000])
+def test_chunks_read_whatever_the_row_reader_reads(tmp_path, text, size):
+    """The chunks (raw lines through Arrow, csv.reader where lines and rows may differ) give
+    exactly the row reader's candles and errors, whatever the file's oddities and the chunk
+    size: same values, same line numbers, same reasons."""
+    path = tmp_path / "BTCUSDT-1h-x.csv"
+    path.write_bytes(text.encode())
+    candles, errors = [], []
+    for cols, rows in iter_kline_chunks(path, size=size):
+        if cols is not None:
+            candles += list(candles_of_columns(cols))
+        for _line, candle, error in rows:
+            if error is None:
+                candles.append({**candle, "open_time_ms": candle["open_time"].value // 10**6,
+                                "close_time_ms": candle["close_time"].value // 10**6})
+            else:
+                errors.append(error)
+    expected = [(line, candle, error) for line, candle, error in iter_kline_rows(path)]
+    fields = ("symbol", "interval_code", "open_time_ms", "close_time_ms", "open", "high",
+              "low", "close", "volume")
+    assert [tuple(c[f] for f in fields) for c in candles] == [
+        (c["symbol"], c["interval_code"], c["open_time"].value // 10**6,
+         c["close_time"].value // 10**6, c["open"], c["high"], c["low"], c["close"],
+         c["volume"]) for _, c, e in expected if e is None]
+    assert errors == [e for _, _, e in expected if e is not None]
+    assert len(candles) + len(errors) > 3
