@@ -18,11 +18,8 @@
         materialized='incremental',
         unique_key=['prediction_id', 'bar_number'],
         on_schema_change='fail',
-        rebuild_when_changed={'relations': ['dim_interval'], 'vars': {
-            'atr_indicator_code': backtest_parameter('atr_indicator_code'),
-            'tp_atr_multiple': backtest_parameter('tp_atr_multiple'),
-            'sl_atr_multiple': backtest_parameter('sl_atr_multiple'),
-            'lookahead_candles': backtest_parameter('lookahead_candles')}},
+        rebuild_when_changed={'relations': ['dim_interval'],
+                              'vars': backtest_trade_parameters()},
         pre_hook=["{{ backtest_delete_trades(backtest_newest_refreshed_at()) }}",
                   "{{ backtest_delete_vanished_trades(ref('int_backtest_trades_entered')) }}"],
         post_hook=["{{ add_primary_key(['prediction_id', 'bar_number']) }}",
