@@ -16,6 +16,7 @@
         unique_key=['symbol_id', 'interval_id', 'open_time'],
         rebuild_when_changed={'vars': {'squeeze_lookback_candles': var('squeeze_lookback_candles', 120)}},
         post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}",
+                   "{{ add_index('ix_int_metric_inputs_refreshed_at', ['refreshed_at']) }}",
                    "{{ store_build_fingerprint() }}"]
     )
 }}

@@ -12,6 +12,7 @@
         unique_key=['symbol_id', 'interval_id', 'open_time'],
         rebuild_when_changed={'relations': ['dim_metric', 'score_settings']},
         post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}",
+                   "{{ add_index('ix_int_prediction_components_refreshed_at', ['refreshed_at']) }}",
                    "{{ store_build_fingerprint() }}"]
     )
 }}

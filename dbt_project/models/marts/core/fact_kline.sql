@@ -9,6 +9,7 @@
         on_schema_change='fail',
         rebuild_when_changed={},
         post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}",
+                   "{{ add_index('ix_fact_kline_refreshed_at', ['refreshed_at']) }}",
                    "{{ store_build_fingerprint() }}"]
     )
 }}

@@ -18,6 +18,7 @@
         rebuild_when_changed={},
         post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'indicator_type_id', 'open_time']) }}",
                    "{{ add_index('ix_fact_indicator_computed_at', ['computed_at']) }}",
+                   "{{ add_index('ix_fact_indicator_refreshed_at', ['refreshed_at']) }}",
                    "{{ store_build_fingerprint() }}"]
     )
 }}

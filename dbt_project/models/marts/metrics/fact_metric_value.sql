@@ -15,6 +15,7 @@
         unique_key=['symbol_id', 'interval_id', 'open_time', 'metric_id'],
         rebuild_when_changed={'relations': ['dim_metric']},
         post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time', 'metric_id']) }}",
+                   "{{ add_index('ix_fact_metric_value_refreshed_at', ['refreshed_at']) }}",
                    "{{ store_build_fingerprint() }}"]
     )
 }}

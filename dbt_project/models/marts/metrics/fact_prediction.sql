@@ -13,6 +13,7 @@
         rebuild_when_changed={'relations': ['score_settings']},
         post_hook=["{{ add_primary_key(['prediction_id']) }}",
                    "{{ add_index('ix_fact_prediction_candle', ['symbol_id', 'interval_id', 'open_time']) }}",
+                   "{{ add_index('ix_fact_prediction_refreshed_at', ['refreshed_at']) }}",
                    "{{ store_build_fingerprint() }}"]
     )
 }}
