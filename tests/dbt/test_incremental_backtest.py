@@ -47,6 +47,7 @@ TURNED_LONG = ("BTCUSDT", dt.datetime(2022, 3, 1))     # first NO_TRADE on or af
 TURNED_NO_TRADE = ("BNBUSDT", dt.datetime(2022, 3, 5))  # first LONG on or after this
 
 SEQUENCE_MARTS = {"mart_equity_curve": "trade_number", "mart_walk_forward": "period_start"}
+PER_CANDLE_MARTS = ("mart_regime", "mart_price_regression")  # windows over a series' candles
 # every model the backtest selection builds, compared after the incremental run
 BACKTEST_TABLES = {
     "int_backtest_candles_numbered": "symbol_id, interval_id, candle_number",
@@ -66,6 +67,9 @@ BACKTEST_TABLES = {
 RUN_COLUMNS = {"refreshed_at"}
 TRADE_COLUMNS = "prediction_id, outcome, pnl_r, pnl_pct, bars_held, entry_time, exit_time"
 SELECT = ["--select", "tag:backtest"]
+# fact_kline_gap (with its outage seed and dimension), which the base stage builds before the
+# backtest in the pipeline: the per-candle marts' look-back counts the missing candles
+GAPS = ["--select", "exchange_outages", "dim_exchange_outage", "fact_kline_gap"]
 
 
 def _action(symbol_id: int, open_time: dt.datetime) -> str:
@@ -100,17 +104,18 @@ def land(settings: Settings, start: dt.datetime, end: dt.datetime) -> None:
             times = [t.to_pydatetime() for t in df.open_time]
             cur.executemany(
                 "insert into fact_kline (symbol_id, interval_id, open_time, close_time, open, "
-                "high, low, close, volume, landed_at) values (%s, %s, %s, %s, %s, %s, %s, %s, "
-                "1, %s)",
+                "high, low, close, volume, landed_at, refreshed_at) values (%s, %s, %s, %s, %s, "
+                "%s, %s, %s, 1, %s, %s)",
                 [(symbol_id, inputs.INTERVAL_ID, t, t + inputs.HOUR - dt.timedelta(milliseconds=1),
-                  o, h, lo, c, now)
+                  o, h, lo, c, now, now)
                  for t, o, h, lo, c in zip(times, df.open, df.high, df.low, df.close,
                                            strict=True)])
             for type_id, code in inputs.INDICATOR_CODES.items():
                 cur.executemany(
                     "insert into fact_indicator (symbol_id, interval_id, indicator_type_id, "
-                    "open_time, indicator_value, computed_at) values (%s, %s, %s, %s, %s, %s)",
-                    [(symbol_id, inputs.INTERVAL_ID, type_id, t, float(v), now)
+                    "open_time, indicator_value, computed_at, refreshed_at) values "
+                    "(%s, %s, %s, %s, %s, %s, %s)",
+                    [(symbol_id, inputs.INTERVAL_ID, type_id, t, float(v), now, now)
                      for t, v in zip(times, df[code], strict=True)])
             cur.executemany(
                 "insert into fact_prediction (prediction_id, symbol_id, interval_id, open_time, "
@@ -127,11 +132,13 @@ def land(settings: Settings, start: dt.datetime, end: dt.datetime) -> None:
 
 
 def create_tables(settings: Settings) -> None:
-    """The backtest tests' input tables plus the load-time columns the real facts carry."""
+    """The backtest tests' input tables plus the load-time columns the real facts carry
+    (refreshed_at: the dbt run that wrote a row, the change feed of the per-candle marts)."""
     inputs.create_tables(settings)
     with db.warehouse(settings) as conn, conn.cursor() as cur:
-        cur.execute("alter table fact_kline add landed_at datetime(6)")
-        cur.execute("alter table fact_indicator add computed_at datetime(6)")
+        cur.execute("alter table fact_kline add landed_at datetime(6), add refreshed_at datetime(6)")
+        cur.execute("alter table fact_indicator add computed_at datetime(6), "
+                    "add refreshed_at datetime(6)")
         cur.execute("alter table fact_prediction add refreshed_at datetime(6)")
         conn.commit()
 
@@ -142,8 +149,9 @@ def change_history(settings: Settings) -> None:
     ids = {s: i for i, s in enumerate(SYMBOLS, start=1)}
     with db.warehouse(settings) as conn, conn.cursor() as cur:
         symbol, open_time = RELANDED
-        cur.execute("update fact_kline set high = high * 1.06, low = low * 0.94, landed_at = %s "
-                    "where symbol_id = %s and open_time = %s", (now, ids[symbol], open_time))
+        cur.execute("update fact_kline set high = high * 1.06, low = low * 0.94, landed_at = %s, "
+                    "refreshed_at = %s where symbol_id = %s and open_time = %s",
+                    (now, now, ids[symbol], open_time))
         assert cur.rowcount == 1
         for (symbol, after), (old, new) in ((TURNED_LONG, ("NO_TRADE", "LONG")),
                                             (TURNED_NO_TRADE, ("LONG", "NO_TRADE"))):
@@ -165,6 +173,12 @@ def refreshed(settings: Settings, table: str) -> dict[tuple, dt.datetime]:
     position = SEQUENCE_MARTS[table]
     return {(r[0], r[1]): r[2] for r in fetch(
         settings, f"select scope, {position}, refreshed_at from {table}")}
+
+
+def candle_refreshed(settings: Settings, table: str) -> dict[tuple, dt.datetime]:
+    return {(r[0], r[1]): r[2] for r in fetch(
+        settings, f"select s.symbol_code, m.open_time, m.refreshed_at from {table} m "
+                  "join dim_symbol s on s.symbol_id = m.symbol_id")}
 
 
 def scoped_trades(settings: Settings) -> dict[tuple, tuple]:
@@ -208,8 +222,10 @@ def backtest(make_settings, dbt_target_path):
     # 1. the first build: candles before CUT
     create_tables(settings)
     land(settings, START, CUT)
+    run_dbt("build", *GAPS)
     run_dbt("run", *SELECT)
     before = {table: refreshed(settings, table) for table in SEQUENCE_MARTS}
+    candles_before = {table: candle_refreshed(settings, table) for table in PER_CANDLE_MARTS}
     trades_before = scoped_trades(settings)
     results_before = dict(fetch(settings, "select prediction_id, outcome "
                                           "from fact_prediction_result"))
@@ -219,8 +235,10 @@ def backtest(make_settings, dbt_target_path):
     change_history(settings)
 
     # 3. incremental run of the same selection; keep a copy of every table
+    run_dbt("build", *GAPS)
     run_dbt("run", *SELECT)
     after = {table: refreshed(settings, table) for table in SEQUENCE_MARTS}
+    candles_after = {table: candle_refreshed(settings, table) for table in PER_CANDLE_MARTS}
     trades_after = scoped_trades(settings)
     results_after = dict(fetch(settings, "select prediction_id, outcome "
                                          "from fact_prediction_result"))
@@ -247,6 +265,7 @@ def backtest(make_settings, dbt_target_path):
     return {"settings": settings, "before": before, "after": after,
             "changes": first_changes(trades_before, trades_after),
             "results": (results_before, results_after), "per_trade": per_trade,
+            "per_candle": (candles_before, candles_after),
             "run_dbt": run_dbt}
 
 
@@ -312,6 +331,22 @@ def test_only_the_changed_candles_are_renumbered(backtest):
     rewritten = {key for key, (_, at) in numbered.items() if at == run_at}
     expected = {key for key in numbered if key[1] >= CUT} | {RELANDED}
     assert rewritten == expected
+
+
+@pytest.mark.parametrize("table", PER_CANDLE_MARTS)
+def test_per_candle_marts_rewrite_each_series_from_its_first_changed_candle(backtest, table):
+    """The rows of a series from its earliest rewritten candle on (the re-landed ETH candle;
+    the first new candle of BTC and BNB) carry the incremental run's refreshed_at, the older
+    rows the first build's: the run read a look-back of candles before that point, not the
+    whole history, and still equals --full-refresh (test above)."""
+    before, after = (state[table] for state in backtest["per_candle"])
+    first = {symbol: CUT for symbol in SYMBOLS} | {RELANDED[0]: RELANDED[1]}
+    run_at = max(after.values())
+    wrong = [(key, at) for key, at in after.items()
+             if (at == run_at) != (key[1] >= first[key[0]])
+             or (key[1] < first[key[0]] and at != before.get(key))]
+    assert not wrong, (len(wrong), wrong[:5])
+    assert len({key for key, at in after.items() if at == run_at}) > 6 * len(SYMBOLS)
 
 
 @pytest.mark.parametrize("table", ["fact_prediction_result", "int_backtest_trade_candles"])

@@ -3,11 +3,36 @@
 -- with a full window: slope, R², fitted close, ±2σ residual band and the residual's z-score.
 -- Time is in candles since the series' first candle (an outage gap counts its missing candles);
 -- the fit comes from window sums (n, Σx, Σy, Σx², Σxy, Σy²) in SQL.
-{{ config(post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}"]) }}
+--
+-- Incremental per series: a candle's fit reads that candle and the {{ w - 1 }} before it, so
+-- when fact_kline rewrote candles since this model's newest row, the series is recomputed
+-- from its earliest rewritten candle to its end, reading candles from {{ w - 1 }} before it
+-- (macros recompute_windows, rows_refreshed_since_this); x still counts from the series'
+-- first candle in fact_kline. The window sums are exact decimals (x and the close are
+-- decimals), so they do not depend on where the read started: an incremental run gives a full
+-- build's numbers bit for bit. A change of this SQL, of dim_interval or of the window makes
+-- the next run a full rebuild.
+-- depends_on: {{ ref('fact_kline_gap') }} (the look-back, incremental runs)
+{{
+    config(
+        materialized='incremental',
+        unique_key=['symbol_id', 'interval_id', 'open_time'],
+        on_schema_change='fail',
+        rebuild_when_changed={'relations': ['dim_interval'],
+                              'vars': {'regression_window_candles': w}},
+        post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}",
+                   "{{ add_index('ix_mart_price_regression_refreshed_at', ['refreshed_at']) }}",
+                   "{{ store_build_fingerprint() }}"]
+    )
+}}
+
+{#- per series: the earliest rewritten candle and where the candles must be read from #}
+{%- set windows = recompute_windows(rows_refreshed_since_this(ref('fact_kline')), w - 1,
+                                    ref('dim_interval'), ref('fact_kline_gap')) %}
 
 with klines as (
 
-    select symbol_id, interval_id, open_time, cast(close as double) as close
+    select symbol_id, interval_id, open_time, close
     from {{ ref('fact_kline') }}
 
 ),
@@ -41,9 +66,12 @@ timed as (
         and klines.interval_id = series_start.interval_id
     inner join intervals
         on klines.interval_id = intervals.interval_id
+    where {{ in_recompute_windows('klines', windows) }}
 
 ),
 
+-- Exact decimal sums (x has four decimals, the close ten): a moving double sum would carry
+-- the rounding of every candle that entered and left the window since the read started.
 sums as (
 
     select
@@ -62,13 +90,21 @@ sums as (
 
 ),
 
+-- The centred sums n·Sxx = n·Σx² - (Σx)² etc. still exact, then doubles.
 centred as (
 
     select
-        sums.*,
-        sum_xx - sum_x * sum_x / n as s_xx,
-        sum_xy - sum_x * sum_y / n as s_xy,
-        sum_yy - sum_y * sum_y / n as s_yy
+        symbol_id,
+        interval_id,
+        open_time,
+        n,
+        cast(close as double) as close,
+        cast(x as double) as x,
+        cast(sum_x as double) as sum_x,
+        cast(sum_y as double) as sum_y,
+        cast(n * sum_xx - sum_x * sum_x as double) / n as s_xx,
+        cast(n * sum_xy - sum_x * sum_y as double) / n as s_xy,
+        cast(n * sum_yy - sum_y * sum_y as double) / n as s_yy
     from sums
     where n = {{ w }}
 
@@ -101,8 +137,10 @@ final as (
         cast(intercept + slope * x - 2 * sqrt(sse / (n - 2)) as double) as lower_band,
         cast((close - (intercept + slope * x)) / nullif(sqrt(sse / (n - 2)), 0) as double)
             as residual_zscore,
-        open_time
+        open_time,
+        {{ refreshed_at() }} as refreshed_at
     from fit
+    where {{ in_recompute_windows('fit', windows, since='first_changed_at') }}
 
 )
 

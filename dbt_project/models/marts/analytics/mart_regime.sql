@@ -1,14 +1,56 @@
 {%- set slope_n = backtest_parameter('regime_ema_slope_candles') | int -%}
 {%- set vol_n = backtest_parameter('regime_volatility_window_candles') | int -%}
+{%- set codes = ['adx_14', 'bb_width', backtest_parameter('regime_ema_code'),
+                 backtest_parameter('atr_indicator_code')] -%}
 -- Market regime per candle, from data known at the candle's close: trend strength (ADX(14) and
 -- the slope of the EMA over {{ slope_n }} candles) x volatility state (ATR% against its own mean
 -- over the previous {{ vol_n }} candles).
-{{ config(post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}"]) }}
+--
+-- Incremental per series: a candle's row reads that candle and the {{ vol_n }} before it, so
+-- when fact_kline or fact_indicator rewrote candles since this model's newest row, the series
+-- is recomputed from its earliest rewritten candle to its end, reading the inputs from
+-- {{ vol_n }} candles before it (macros recompute_windows, rows_refreshed_since_this). The
+-- mean of ATR% is summed in exact decimals, so a window's mean does not depend on where the
+-- read started: an incremental run gives a full build's numbers bit for bit. A change of this
+-- SQL, of dim_indicator_type or of the regime parameters makes the next run a full rebuild.
+-- depends_on: {{ ref('dim_interval') }}, {{ ref('fact_kline_gap') }} (the look-back, incremental runs)
+{{
+    config(
+        materialized='incremental',
+        unique_key=['symbol_id', 'interval_id', 'open_time'],
+        on_schema_change='fail',
+        rebuild_when_changed={'relations': ['dim_indicator_type'], 'vars': {
+            'regime_ema_slope_candles': slope_n,
+            'regime_volatility_window_candles': vol_n,
+            'regime_ema_code': backtest_parameter('regime_ema_code'),
+            'atr_indicator_code': backtest_parameter('atr_indicator_code'),
+            'regime_adx_trend_min': backtest_parameter('regime_adx_trend_min'),
+            'regime_high_volatility_ratio': backtest_parameter('regime_high_volatility_ratio'),
+            'regime_low_volatility_ratio': backtest_parameter('regime_low_volatility_ratio')}},
+        post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}",
+                   "{{ add_index('ix_mart_regime_refreshed_at', ['refreshed_at']) }}",
+                   "{{ store_build_fingerprint() }}"]
+    )
+}}
+
+{#- per series: the earliest rewritten candle and where the inputs must be read from #}
+{%- set windows = recompute_windows(
+    rows_refreshed_since_this(ref('fact_kline')) ~ " union all "
+    ~ rows_refreshed_since_this(ref('fact_indicator')),
+    [slope_n, vol_n] | max, ref('dim_interval'), ref('fact_kline_gap')) %}
+{%- set type_ids = none %}
+{%- if windows is not none %}
+{#- listed so that MariaDB reads fact_indicator by primary-key ranges (type is its 3rd part) #}
+{%- set type_ids = run_query("select indicator_type_id from " ~ ref('dim_indicator_type')
+    ~ " where indicator_code in ('" ~ codes | join("', '") ~ "')").columns[0].values()
+    | map('int') | list %}
+{%- endif %}
 
 with klines as (
 
     select symbol_id, interval_id, open_time, close
-    from {{ ref('fact_kline') }}
+    from {{ ref('fact_kline') }} as klines
+    where {{ in_recompute_windows('klines', windows) }}
 
 ),
 
@@ -29,8 +71,11 @@ indicators as (
     from {{ ref('fact_indicator') }} as indicators
     inner join {{ ref('dim_indicator_type') }} as indicator_types
         on indicators.indicator_type_id = indicator_types.indicator_type_id
-    where indicator_types.indicator_code in ('adx_14', 'bb_width',
-        '{{ backtest_parameter("regime_ema_code") }}', '{{ backtest_parameter("atr_indicator_code") }}')
+    where indicator_types.indicator_code in ('{{ codes | join("', '") }}')
+    {%- if type_ids is not none %}
+      and indicators.indicator_type_id in ({{ (type_ids or [0]) | join(', ') }})
+      and {{ in_recompute_windows('indicators', windows) }}
+    {%- endif %}
     group by indicators.symbol_id, indicators.interval_id, indicators.open_time
 
 ),
@@ -60,7 +105,9 @@ measures as (
         candles.*,
         100 * (ema_value / nullif(lag(ema_value, {{ slope_n }}) over series, 0) - 1)
             as ema_slope_pct,
-        avg(atr_pct) over (
+        -- exact decimal sums: a moving double sum carries the rounding of every row that
+        -- entered and left the frame since the read started
+        avg(cast(atr_pct as decimal(38, 20))) over (
             partition by symbol_id, interval_id order by open_time
             rows between {{ vol_n }} preceding and 1 preceding
         ) as atr_pct_mean,
@@ -119,8 +166,10 @@ final as (
         cast(atr_pct as double) as atr_pct,
         cast(atr_pct_ratio as double) as atr_pct_ratio,
         cast(bb_width as double) as bb_width,
-        open_time
+        open_time,
+        {{ refreshed_at() }} as refreshed_at
     from states
+    where {{ in_recompute_windows('states', windows, since='first_changed_at') }}
 
 )
 
