@@ -16,7 +16,9 @@ class DeliveryFailed(RuntimeError):
 
 
 class Publisher:
-    """Wraps confluent-kafka's Producer: idempotence on, delivery callbacks counted,
+    """Wraps confluent-kafka's Producer: idempotence on, failed deliveries counted (the
+    callback runs for failures only: a replay produces tens of thousands of messages a
+    second, and a Python call per successful one was a fifth of its producing time),
     ``poll(0)`` after each produce to serve callbacks, ``flush()`` on close."""
 
     def __init__(self, settings: Settings, **overrides):
@@ -29,20 +31,24 @@ class Publisher:
             "compression.type": "lz4",
             "queue.buffering.max.messages": 500000,
             "message.timeout.ms": 60000,
+            "delivery.report.only.error": True,
             **overrides,
         }
         self._producer = Producer(config)
-        self.delivered = 0
+        self.produced = 0
         self.failed = 0
         self.errors: list[str] = []
+
+    @property
+    def delivered(self) -> int:
+        """Messages acknowledged by the broker: produced, neither failed nor still queued."""
+        return self.produced - self.failed - len(self._producer)
 
     def _on_delivery(self, err, msg) -> None:
         if err is not None:
             self.failed += 1
             if len(self.errors) < 20:
                 self.errors.append(f"{msg.topic()} key={msg.key()!r}: {err}")
-        else:
-            self.delivered += 1
 
     def publish(self, topic: str, key: bytes | None, value: bytes | None,
                 headers: dict[str, bytes] | None = None) -> None:
@@ -53,6 +59,7 @@ class Publisher:
                 break
             except BufferError:
                 self._producer.poll(0.5)  # local queue full: let deliveries drain
+        self.produced += 1
         self._producer.poll(0)
 
     def publish_many(self, topic: str, keys: list[bytes], values: list[bytes]) -> None:
@@ -69,6 +76,7 @@ class Publisher:
                     poll(0.5)  # local queue full: let deliveries drain
             if i % 1000 == 999:
                 poll(0)
+        self.produced += len(values)
         poll(0)
 
     def flush(self, timeout: float = 60.0) -> None:
