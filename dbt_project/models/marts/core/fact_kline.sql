@@ -1,5 +1,8 @@
 -- One row per closed candle. Incremental: each run re-reads the candles landed (or changed)
--- since the newest landed_at already loaded, minus a look-back for late commits.
+-- since the newest landed_at already loaded, minus a look-back for late commits, and writes
+-- those not already stored with the same landed_at: a candle re-read by the look-back is not
+-- rewritten, so refreshed_at stays the change feed of the models after it (the per-candle
+-- marts recompute a series from its earliest rewritten candle).
 -- refreshed_at marks the rows a build wrote, for its tests (macro get_where_subquery); an edit
 -- of this SQL rebuilds the table in full by itself (macro rebuild_when_changed).
 {{
@@ -35,6 +38,15 @@ intervals as (
 
 ),
 
+{% if is_incremental() %}
+-- the re-read candles already stored as landed: not rewritten
+stored as (
+
+    select symbol_id, interval_id, open_time, landed_at from {{ this }}
+
+),
+{% endif %}
+
 final as (
 
     select
@@ -60,6 +72,14 @@ final as (
         on klines.symbol_code = symbols.symbol_code
     inner join intervals
         on klines.interval_code = intervals.interval_code
+    {% if is_incremental() %}
+    left join stored
+        on stored.symbol_id = symbols.symbol_id
+        and stored.interval_id = intervals.interval_id
+        and stored.open_time = klines.open_time
+    where stored.open_time is null
+       or not (stored.landed_at <=> klines.landed_at)
+    {% endif %}
 
 )
 
