@@ -197,10 +197,15 @@ class ConsumeLoop:
                     dead_letter.write_rows(cur, letters)
                 self._conn.commit()
                 return
-            except (db.DatabaseUnavailable, pymysql.err.OperationalError,
-                    pymysql.err.InterfaceError) as exc:
+            except Exception as exc:
+                # pymysql can report a server lost mid-LOAD DATA LOCAL as an AttributeError
+                # (it writes to the socket it has just dropped): a closed connection is a
+                # connection failure whatever the exception says
+                retryable = isinstance(exc, (db.DatabaseUnavailable, pymysql.err.OperationalError,
+                                             pymysql.err.InterfaceError)) \
+                    or (self._conn is not None and not self._conn.open)
                 self._close_db()
-                if time.monotonic() > deadline or self.stop.is_set():
+                if not retryable or time.monotonic() > deadline or self.stop.is_set():
                     raise
                 logger.warning("database write failed (%s); retrying in %.1fs", exc, delay)
                 time.sleep(delay)
