@@ -10,6 +10,8 @@
 * ``upsert_dataframe(df, settings, database, target_table, key_columns)``: Spark's JDBC writer
   has no upsert, so the frame goes to a staging table, then one
   ``INSERT ... ON DUPLICATE KEY UPDATE`` runs from the driver and the staging table is dropped.
+  ``merge_sql`` is that statement, shared with jobs whose tasks fill a staging table themselves
+  (the indicator job).
 
 Times: DATETIME columns are naive UTC, so the JVM and the Spark session run in UTC; a naive
 timestamp inside a Python worker (``mapInArrow``, pandas UDFs) is then UTC too.
@@ -207,8 +209,6 @@ def upsert_dataframe(
         raise ValueError(f"key columns {missing} are not in the frame {columns}")
     staging = f"_stg_{target_table}_{uuid.uuid4().hex[:10]}"
     cols = ", ".join(_quote(c) for c in columns)
-    audit = [c for c in keep_if_unchanged if c in columns]
-    values = [c for c in columns if c not in key_columns and c not in audit]
     with db.connection(settings, database, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(
             f"create table {_quote(staging)} as select {cols} from {_quote(target_table)} limit 0"
@@ -226,22 +226,35 @@ def upsert_dataframe(
             )
             cur.execute(f"select count(*) from {_quote(staging)}")
             (staged,) = cur.fetchone()
-            t = _quote(target_table)
-            same = " and ".join(f"{t}.{_quote(c)} <=> values({_quote(c)})" for c in values)
-            # MySQL/MariaDB apply assignments left to right: the audit columns are set first,
-            # while the value columns still hold the stored values.
-            assignments = [
-                f"{t}.{_quote(c)} = if({same or '1'}, {t}.{_quote(c)}, values({_quote(c)}))"
-                for c in audit
-            ] + [f"{t}.{_quote(c)} = values({_quote(c)})" for c in values]
-            if not assignments:
-                k = _quote(key_columns[0])
-                assignments = [f"{t}.{k} = {t}.{k}"]
-            cur.execute(
-                f"insert into {t} ({cols}) select {cols} "
-                f"from {_quote(staging)} on duplicate key update " + ", ".join(assignments)
-            )
+            cur.execute(merge_sql(target_table, staging, columns, key_columns,
+                                  keep_if_unchanged))
         finally:
             cur.execute(f"drop table if exists {_quote(staging)}")
     logger.info("upserted %d rows into %s.%s", staged, database, target_table)
     return int(staged)
+
+
+def merge_sql(target_table: str, staging_table: str, columns: Sequence[str],
+              key_columns: Sequence[str], keep_if_unchanged: Sequence[str] = ()) -> str:
+    """The one statement that moves a staging table's rows into ``target_table`` (same
+    database; a primary or unique key on ``key_columns``): new keys inserted, existing ones
+    updated. Columns in ``keep_if_unchanged`` (audit columns such as ``computed_at``) keep
+    their stored value when every other non-key column is unchanged (null-safe), so re-writing
+    identical rows is a no-op; only ``columns`` are written, others keep their values."""
+    columns = list(columns)
+    cols = ", ".join(_quote(c) for c in columns)
+    audit = [c for c in keep_if_unchanged if c in columns]
+    values = [c for c in columns if c not in key_columns and c not in audit]
+    t = _quote(target_table)
+    same = " and ".join(f"{t}.{_quote(c)} <=> values({_quote(c)})" for c in values)
+    # MySQL/MariaDB apply assignments left to right: the audit columns are set first, while
+    # the value columns still hold the stored values.
+    assignments = [
+        f"{t}.{_quote(c)} = if({same or '1'}, {t}.{_quote(c)}, values({_quote(c)}))"
+        for c in audit
+    ] + [f"{t}.{_quote(c)} = values({_quote(c)})" for c in values]
+    if not assignments:
+        k = _quote(key_columns[0])
+        assignments = [f"{t}.{k} = {t}.{k}"]
+    return (f"insert into {t} ({cols}) select {cols} from {_quote(staging_table)} "
+            "on duplicate key update " + ", ".join(assignments))

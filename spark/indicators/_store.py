@@ -64,8 +64,11 @@ def _column_ddl(column: str) -> str:
     return f"`{column}` double null"
 
 
-def values_ddl(codes: Iterable[str], table: str = VALUES_TABLE) -> str:
+def values_ddl(codes: Iterable[str], table: str = VALUES_TABLE, index: bool = True) -> str:
+    """indicator_values' DDL for ``codes`` under the name ``table``; ``index=False`` leaves out
+    the computed_at index (a run's staging table, read once by the merge, needs only the key)."""
     columns = ",\n    ".join(_column_ddl(c) for c in value_columns(codes))
+    key = f",\n    key {COMPUTED_AT_INDEX} (computed_at)" if index else ""
     return f"""create table if not exists `{table}` (
     symbol            varchar(20) not null,
     interval_code     varchar(8)  not null,
@@ -73,8 +76,7 @@ def values_ddl(codes: Iterable[str], table: str = VALUES_TABLE) -> str:
     {columns},
     computed_at       datetime(3) not null
         comment 'when a value or flag of the row last changed, UTC',
-    primary key (symbol, interval_code, open_time),
-    key {COMPUTED_AT_INDEX} (computed_at)
+    primary key (symbol, interval_code, open_time){key}
 ) engine = InnoDB default charset = utf8mb4"""
 
 

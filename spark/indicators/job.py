@@ -3,11 +3,15 @@
 * Configuration: the warehouse table ``indicator_types`` (the dbt seed), so a new row is a new
   indicator. The arithmetic is ``spark.indicators.compute`` (TA-Lib + our VWAP), the same code
   research mode runs on a CSV file.
-* Symbol-isolated, no shuffle: the candles are read one JDBC partition per (symbol, interval)
-  and each partition goes once to a Python worker (``mapInArrow``), which computes the series
-  alone and returns one wide row per candle (a value and a gap flag per indicator); an
-  exception in one series is reported through an accumulator (in the summary and the log) and
-  that series writes nothing, while the others are written.
+* Spark schedules series, not candles: it distributes one small row per planned (symbol,
+  interval), one partition each, largest first, and each task (``mapInArrow``) reads that
+  series' candles from fact_kline itself, computes them, loads its wide rows into the run's
+  staging table itself (``_io``) and returns one summary row (rows written, or the error).
+  Candles never become JVM rows: the JDBC read, the Arrow copy to the Python workers and the
+  wide rows back cost 3.7x the computation itself (docs/benchmarks.md), while what Spark is
+  here for is kept: series in parallel across executors, a task re-run when its executor is
+  lost, one series' failure isolated from the others. An exception in one series is reported in its summary row (and the log)
+  and that series writes nothing, while the others are written.
 * Wide, as stored: those rows go to ``indicator_values`` as they are (layout in ``_store``);
   dbt's ``stg_spark__indicator_values`` unpivots them to one row per value. Spark used to
   unpivot (19 rows per candle): half of the compute path's time, and 19x the rows to upsert.
@@ -23,9 +27,10 @@
   recompute to 0 (RSI, EMA 12-50, MACD, ADX, DI, ATR, VWAP), 2e-14 (EMA 200), 3e-13 (bands,
   whose TA-Lib running sums depend on the start) relative; %B is compared in absolute terms
   (3e-11), being a unit-scale ratio that crosses 0.
-* Idempotent: rows go through ``upsert_dataframe`` (staging table + one INSERT ... ON
-  DUPLICATE KEY UPDATE, so a run's rows become visible at once); a run stamps its rows with
-  one ``computed_at``, taken when it starts computing and newer than every stored one
+* Idempotent: the tasks fill a staging table made for the run (a retried task replaces its
+  series' rows there), then one INSERT ... ON DUPLICATE KEY UPDATE from the driver
+  (``spark.session.merge_sql``) makes the run's rows visible at once; a run stamps its rows
+  with one ``computed_at``, taken when it starts computing and newer than every stored one
   (``_store.run_timestamp``), and a row's ``computed_at`` only moves when one of its values or
   flags changes; an up-to-date series is not read at all, so a re-run writes nothing.
   Undefined values (warm-up of each indicator) are null. Rows are never deleted: columns of
@@ -44,32 +49,23 @@ import time
 
 import numpy as np
 import pyarrow as pa
-from pyspark.accumulators import AccumulatorParam
 
 from cryptoquant.config import Settings
-from spark.indicators import _store
+from spark.indicators import _io, _store
 from spark.indicators.compute import SeriesError, check_candles, gap_columns, indicator_columns
 from spark.indicators.config import IndicatorSpec, load_config_db, warmup_candles
 
 logger = logging.getLogger(__name__)
 
 KEY_COLUMNS = list(_store.KEY_COLUMNS)
-# What the Python worker receives per candle: numeric only (the series is named by its ids).
-INPUT_COLUMNS = ["symbol_id", "interval_id", "open_time", "open", "high", "low", "close",
-                 "volume"]
-BATCH_ROWS = 100_000  # rows per Arrow batch back to the JVM (bounds its buffer per batch)
+INPUT_COLUMNS = _io.INPUT_COLUMNS
+# What a task returns to the driver: one row per series.
+SUMMARY_SCHEMA = pa.schema([("plan", pa.int32()), ("rows", pa.int64()), ("error", pa.string())])
 
 
 def wide_columns(specs: list[IndicatorSpec]) -> list[str]:
     """The per-series function's output columns: indicator_values' columns but computed_at."""
     return [*KEY_COLUMNS, *_store.value_columns(s.code for s in specs)]
-
-
-def wide_schema(specs: list[IndicatorSpec]) -> str:
-    """Schema of the per-series function's output: one row per candle, a value (null where
-    undefined) and a gap flag column per indicator, named as in indicator_values."""
-    types = ["string", "string", "timestamp"] + ["double"] * len(specs) + ["boolean"] * len(specs)
-    return ", ".join(f"`{c}` {t}" for c, t in zip(wide_columns(specs), types, strict=True))
 
 
 def _repeated(text: str, n: int) -> pa.Array:
@@ -81,14 +77,14 @@ def _repeated(text: str, n: int) -> pa.Array:
 
 def series_wide(table: pa.Table, specs: list[IndicatorSpec],
                 plan: _store.SeriesPlan) -> pa.RecordBatch:
-    """One series' indicators as an Arrow batch of ``wide_schema`` rows, one per candle in time
+    """One series' indicators as an Arrow batch of ``wide_columns`` rows, one per candle in time
     order (in an incremental run only the candles after the watermark); a value and its gap
     flag are null where the value is undefined (NaN in TA-Lib's output; an infinity, which
     MariaDB cannot store, counts as undefined too). Raises on a bad series
     (``check_candles``) or when the rows read are not the ones planned.
 
-    ``table``: the series' candles (INPUT_COLUMNS, any order), as Spark hands them to
-    ``mapInArrow`` or as pyarrow reads them from Parquet."""
+    ``table``: the series' candles (INPUT_COLUMNS, any order), as a reader returns them
+    (``_io.KlineReader``, or pyarrow from Parquet in the benchmark)."""
     if plan.candles_to_read and table.num_rows != plan.candles_to_read:
         raise SeriesError(f"{table.num_rows} candles read, {plan.candles_to_read} planned "
                           "(the series changed while read, or was split across partitions)")
@@ -114,87 +110,47 @@ def series_wide(table: pa.Table, specs: list[IndicatorSpec],
     return pa.RecordBatch.from_arrays(arrays, names=wide_columns(specs))
 
 
-class _MergeDicts(AccumulatorParam):
-    """Accumulator of {"SYMBOL/interval": error message} reported by the Python workers."""
+def run_series(plan: _store.SeriesPlan, specs: list[IndicatorSpec], reader,
+               writer) -> tuple[int, str | None]:
+    """One series, start to end, as one task runs it: ``reader(plan)`` -> candles ->
+    ``series_wide`` -> ``writer(plan, rows)``. Returns (rows written, None), or (0, the error)
+    when anything raised: the writer commits a series whole or not at all, so a failed series
+    has written nothing."""
+    try:
+        return writer(plan, series_wide(reader(plan), specs, plan)), None
+    except Exception as exc:  # one broken series must not stop the others
+        return 0, f"{type(exc).__name__}: {exc}"[:2000]
 
-    def zero(self, value):
-        return {}
 
-    def addInPlace(self, value1, value2):
-        value1.update(value2)
-        return value1
-
-
-def make_partition_function(specs: list[IndicatorSpec], plans: list[_store.SeriesPlan],
-                            errors=None):
-    """The function ``mapInArrow`` runs on each partition: its candles (each series whole
-    within the partition; one series per partition as ``read_candles`` lays them out) -> one
-    wide row per candle. A series that raises adds ``{"SYMBOL/interval": message}`` to the
-    ``errors`` accumulator and yields nothing; the other series are still computed."""
-    index = {(p.symbol_id, p.interval_id): p for p in plans}
+def make_task(specs: list[IndicatorSpec], plans: list[_store.SeriesPlan], reader, writer):
+    """The function ``mapInArrow`` runs on each partition: plan numbers (one per partition as
+    ``compute_series`` lays them out) -> one SUMMARY_SCHEMA row per series."""
 
     def run(batches):
-        batches = [b for b in batches if b.num_rows]
-        if not batches:
-            return
-        table = pa.Table.from_batches(batches)
-        keys = (table.column("symbol_id").to_numpy().astype("int64") << 32) \
-            | table.column("interval_id").to_numpy().astype("int64")
-        distinct = np.unique(keys)
-        for key in distinct:
-            part = table if len(distinct) == 1 else table.filter(pa.array(keys == key))
-            plan = index[(int(key >> 32), int(key & 0xFFFFFFFF))]
-            try:
-                out = series_wide(part, specs, plan)
-            except Exception as exc:  # one broken series must not stop the others
-                if errors is None:
-                    raise
-                message = f"{type(exc).__name__}: {exc}"[:2000]
-                errors.add({f"{plan.symbol}/{plan.interval_code}": message})
-                continue
-            for start in range(0, out.num_rows, BATCH_ROWS):
-                yield out.slice(start, BATCH_ROWS)
+        for batch in batches:
+            for i in batch.column("plan").to_pylist():
+                rows, error = run_series(plans[i], specs, reader, writer)
+                yield pa.RecordBatch.from_pylist([{"plan": i, "rows": rows, "error": error}],
+                                                 schema=SUMMARY_SCHEMA)
 
     return run
 
 
-def compute_wide(candles, specs: list[IndicatorSpec], plans: list[_store.SeriesPlan],
-                 errors=None):
-    """Spark: candles (INPUT_COLUMNS, each series whole within one partition) -> one row per
-    candle with a value and gap column per indicator, for the series that succeeded.
-
-    No shuffle: ``read_candles`` reads one series per partition and each partition goes to
-    Python once through ``mapInArrow`` (Arrow batches, no pandas conversion)."""
-    return candles.select(*INPUT_COLUMNS).mapInArrow(
-        make_partition_function(specs, plans, errors), wide_schema(specs))
-
-
-def _series_predicate(p: _store.SeriesPlan) -> str:
-    """The WHERE clause of one series' partition: its candles up to the planned last one (so
-    the count read equals the plan), from the warm-up start in an incremental run."""
-    cond = (f"symbol_id = {int(p.symbol_id)} and interval_id = {int(p.interval_id)} "
-            f"and open_time <= '{p.last_open_time:%Y-%m-%d %H:%M:%S}'")
-    if p.mode == "incremental":
-        cond += f" and open_time >= '{p.start_time:%Y-%m-%d %H:%M:%S}'"
-    return cond
-
-
-KLINE_SUBQUERY = ("(select symbol_id, interval_id, open_time, cast(open as double) as open, "
-                  "cast(high as double) as high, cast(low as double) as low, "
-                  "cast(close as double) as close, cast(volume as double) as volume "
-                  "from fact_kline) as k")
-
-
-def read_candles(spark, settings: Settings, plans: list[_store.SeriesPlan]):
-    """fact_kline's candles of the planned series, one JDBC partition (one query) per series:
-    the layout ``compute_wide`` needs, with no shuffle; the partitions read in parallel."""
-    from spark.session import jdbc_options
-
-    options = jdbc_options(settings, settings.mysql_warehouse_database)
-    url = options.pop("url")
-    return spark.read.option("fetchsize", "20000").jdbc(
-        url, KLINE_SUBQUERY, predicates=[_series_predicate(p) for p in plans],
-        properties=options)
+def compute_series(spark, specs: list[IndicatorSpec], plans: list[_store.SeriesPlan], reader,
+                   writer) -> list[tuple[_store.SeriesPlan, int, str | None]]:
+    """Every planned series through ``run_series`` as a Spark job, one task per series, the
+    largest first (the longest task starts first, so the last to finish is a short one);
+    returns (plan, rows written, error or None) per series, in plan order. ``reader`` and
+    ``writer`` travel with the tasks (they must pickle)."""
+    if not plans:
+        return []
+    order = sorted(range(len(plans)), key=lambda i: -plans[i].candles_to_read)
+    series = spark.createDataFrame(
+        spark.sparkContext.parallelize([(i,) for i in order], len(order)), "plan int")
+    done = series.mapInArrow(make_task(specs, plans, reader, writer),
+                             "plan int, rows long, error string").collect()
+    by_plan = {r["plan"]: (r["rows"], r["error"]) for r in done}
+    return [(p, *by_plan[i]) for i, p in enumerate(plans)]
 
 
 def run_indicators(settings: Settings, spark=None, full_refresh: bool = False,
@@ -214,9 +170,7 @@ def run_indicators(settings: Settings, spark=None, full_refresh: bool = False,
 
 def _run(settings: Settings, spark, full_refresh: bool, symbols: list[str] | None,
          specs: list[IndicatorSpec] | None) -> dict:
-    from pyspark.sql import functions as F
-
-    from spark.session import get_spark, upsert_dataframe
+    from spark.session import get_spark
 
     t0 = time.monotonic()
     specs = specs if specs is not None else load_config_db(settings)
@@ -246,24 +200,28 @@ def _run(settings: Settings, spark, full_refresh: bool, symbols: list[str] | Non
 
     own_session = spark is None
     spark = spark or get_spark(settings, "cryptoquant-indicators")
+    staging = _io.create_staging(settings, [s.code for s in specs])
     try:
-        errors = spark.sparkContext.accumulator({}, _MergeDicts())
         computed_at = _store.run_timestamp(settings)
-        wide = compute_wide(read_candles(spark, settings, todo), specs, todo, errors)
-        written = upsert_dataframe(
-            wide.withColumn(_store.COMPUTED_AT, F.lit(computed_at).cast("timestamp")),
-            settings, settings.mysql_staging_database, _store.VALUES_TABLE, KEY_COLUMNS,
-            keep_if_unchanged=[_store.COMPUTED_AT])
-        failed = dict(sorted(errors.value.items()))
-        for key, message in failed.items():
-            logger.error("indicator series %s failed: %s", key, message)
-        done = [p for p in todo if f"{p.symbol}/{p.interval_code}" not in failed]
-        _store.save_state(settings, done, specs, computed_at)
+        results = compute_series(spark, specs, todo, _io.KlineReader(settings),
+                                 _io.StagingWriter(settings, staging, computed_at))
+        failed = {}
+        for p, rows, error in results:
+            key = f"{p.symbol}/{p.interval_code}"
+            if error is None:
+                logger.info("%s: %d rows computed", key, rows)
+            else:
+                failed[key] = error
+                logger.error("indicator series %s failed: %s", key, error)
+        _io.merge_staging(settings, staging, wide_columns(specs))
+        _store.save_state(settings, [p for p, _, error in results if error is None], specs,
+                          computed_at)
     finally:
+        _io.drop_staging(settings, staging)
         if own_session:
             spark.stop()
-    summary.update(rows_written=written, failed=failed,
-                   candles_read=sum(p.candles_to_read for p in todo),
+    summary.update(rows_written=sum(rows for _, rows, _ in results), failed=dict(sorted(
+        failed.items())), candles_read=sum(p.candles_to_read for p in todo),
                    seconds=round(time.monotonic() - t0, 1))
     return summary
 

@@ -157,6 +157,9 @@ def test_rerun_is_a_no_op(job_settings, spark):
     assert refresh["rows_written"] == before[0]
     assert before[4] == before[5]  # one computed_at for the first run's rows
     assert snapshot(job_settings) == before  # same rows, values and computed_at
+    with db.staging(job_settings) as conn, conn.cursor() as cur:
+        cur.execute("show tables like '\\_stg\\_%'")
+        assert cur.fetchall() == ()  # each run's staging table is dropped
 
 
 def test_incremental_tail_equals_full_recompute(job_settings, spark):
