@@ -34,12 +34,17 @@ HAND_EQUITY_1 = [10200.0, 10098.0, 9997.02, 10196.9604, 10247.945202, 10145.4657
 HAND_MAX_DD_1 = 100 * (9997.02 / 10200 - 1)  # -1.99 %
 
 
-@pytest.fixture(scope="module")
-def equity_warehouse(make_settings):
-    settings = make_settings("bt_equity")
+MARTS = ("int_backtest_trades_scoped mart_equity_curve mart_rolling_performance "
+         "mart_monthly_performance mart_backtest_summary mart_walk_forward")
+
+
+def _build_on_trades(settings, trades, *dbt_args: str) -> None:
+    """A warehouse holding ``trades`` (TRADES' layout, symbols 1 and 2) as
+    fact_prediction_result, and the performance marts built on it, their dbt tests included
+    (a failing test fails the build)."""
     inputs.create_tables(settings)
     rows = []
-    for pid, symbol_id, outcome, r, bars, exit_time in TRADES:
+    for pid, symbol_id, outcome, r, bars, exit_time in trades:
         closed = outcome != "PENDING"
         entry = (exit_time or dt.datetime(2022, 5, 5)) - dt.timedelta(hours=bars or 1)
         rows.append((pid, symbol_id, 4, "LONG", outcome, r, r, bars, int(closed),
@@ -53,10 +58,13 @@ def equity_warehouse(make_settings):
         cur.executemany("insert into dim_symbol values (%s, %s, 'T', 'USDT')",
                         [(1, "AAAUSDT"), (2, "BBBUSDT")])
         conn.commit()
-    inputs.run_dbt(settings, [
-        "build", "--vars", "{backtest_rolling_window_trades: 3}", "--select",
-        "int_backtest_trades_scoped mart_equity_curve mart_rolling_performance "
-        "mart_monthly_performance mart_backtest_summary mart_walk_forward"], capture=True)
+    inputs.run_dbt(settings, ["build", *dbt_args, "--select", MARTS], capture=True)
+
+
+@pytest.fixture(scope="module")
+def equity_warehouse(make_settings):
+    settings = make_settings("bt_equity")
+    _build_on_trades(settings, TRADES, "--vars", "{backtest_rolling_window_trades: 3}")
     return settings
 
 
@@ -129,3 +137,57 @@ def test_monthly_and_walk_forward(equity_warehouse):
     assert q2["expectancy_change_r"] == pytest.approx(0.5)
     # the quarter's equity restarts: 10200, 10251, 10148.49 -> drawdown -1% from 10251
     assert q2["max_drawdown_pct"] == pytest.approx(-1.0, rel=1e-9)
+
+
+# A ruinous series: a win, then losses of 99 R (each keeps 1% of the equity at 1% risk) and one
+# of 150 R (more than all of it: the factor is floored at 1e-12, the model's ruin). After some
+# 160 such losses equity / start falls below the smallest normal double and then to 0.
+RUIN_R = [2.0] + [-99.0] * 100 + [-150.0] + [-99.0] * 80
+RUIN_TRADES = [(f"r{i:03d}", 1, "WIN" if r > 0 else "LOSS", r, 1,
+                dt.datetime(2022, 1, 1) + dt.timedelta(hours=2 * i))
+               for i, r in enumerate(RUIN_R)]
+
+
+@pytest.fixture(scope="module")
+def ruin_warehouse(make_settings):
+    settings = make_settings("bt_ruin")
+    _build_on_trades(settings, RUIN_TRADES)  # backtest_equity_recursion among its tests
+    return settings
+
+
+def test_equity_through_ruin_and_underflow(ruin_warehouse):
+    """The curve's state is log_equity, the running sum of ln(max(1 + risk R, 1e-12)); the
+    equity derived from it loses precision below ~1e-308 and ends at 0, and the recursion test
+    (run in the fixture's build) must hold there too."""
+    curve = _scope(ruin_warehouse, "mart_equity_curve", "AAAUSDT")
+    assert len(curve) == len(RUIN_R)
+    expected = 0.0
+    for point, r in zip(curve, RUIN_R, strict=True):
+        expected += math.log(max(1 + 0.01 * r, 1e-12))
+        assert point["log_equity"] == pytest.approx(expected, rel=1e-12)
+    assert curve[101]["log_equity"] - curve[100]["log_equity"] == pytest.approx(
+        math.log(1e-12), rel=1e-9)
+    assert any(0 < p["equity"] < 2.2250738585072014e-308 for p in curve)  # subnormal steps
+    assert curve[-1]["equity"] == 0
+    assert curve[-1]["drawdown_pct"] == pytest.approx(-100)
+    (summary,) = _scope(ruin_warehouse, "mart_backtest_summary", "AAAUSDT", "scope")
+    assert summary["max_drawdown_pct"] == pytest.approx(-100)
+
+
+@pytest.mark.parametrize("column, trade", [("equity", 3), ("log_equity", 170)])
+def test_recursion_test_catches_a_broken_step(make_settings, column, trade):
+    """backtest_equity_recursion fails when one point is off by a relative 1e-6: the equity of
+    a normal-range step, or the log_equity of a step in the underflow (where equity is 0)."""
+    from cryptoquant import db
+    from cryptoquant.dbt import DbtFailed
+
+    settings = make_settings("bt_break")
+    _build_on_trades(settings, RUIN_TRADES)
+    with db.warehouse(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"update mart_equity_curve set {column} = {column} * (1 + 1e-6) "
+                    "where scope = 'AAAUSDT' and trade_number = %s", (trade,))
+        assert cur.rowcount == 1
+        conn.commit()
+    with pytest.raises(DbtFailed, match="backtest_equity_recursion"):
+        inputs.run_dbt(settings, ["test", "--select", "backtest_equity_recursion"],
+                       capture=True)
