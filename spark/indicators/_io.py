@@ -152,6 +152,15 @@ def create_staging(settings: Settings, codes: list[str]) -> str:
     return name
 
 
+def discard_series(settings: Settings, staging: str, plans: list[_store.SeriesPlan]) -> None:
+    """Take failed series out of the staging table before the merge: an attempt of their task
+    may have loaded rows before a re-run of it failed (a task re-run when its executor is lost)."""
+    with db.staging(settings, autocommit=True) as conn, conn.cursor() as cur:
+        for p in plans:
+            cur.execute(f"delete from `{staging}` where symbol = %s and interval_code = %s",
+                        p.key)
+
+
 def merge_staging(settings: Settings, staging: str, columns: list[str]) -> None:
     """The run's rows into indicator_values in one statement (``spark.session.merge_sql``):
     computed_at moves only where a value or flag changed."""

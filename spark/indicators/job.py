@@ -213,6 +213,7 @@ def _run(settings: Settings, spark, full_refresh: bool, symbols: list[str] | Non
             else:
                 failed[key] = error
                 logger.error("indicator series %s failed: %s", key, error)
+        _io.discard_series(settings, staging, [p for p, _, error in results if error])
         _io.merge_staging(settings, staging, wide_columns(specs))
         _store.save_state(settings, [p for p, _, error in results if error is None], specs,
                           computed_at)

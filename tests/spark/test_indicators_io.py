@@ -122,11 +122,14 @@ def test_a_retried_task_leaves_one_copy_of_its_series(io_settings):
         writer(plan, wide_rows([[1.0, 2.0]] * 5))  # an attempt lost after it committed
         writer(plan, wide_rows([[1.5, 2.5]] * 4))  # the retry, which read one candle less
         got = staged(io_settings, staging)
+        _io.discard_series(io_settings, staging, [bnb])  # as for a series whose retry failed
+        left = staged(io_settings, staging)
     finally:
         _io.drop_staging(io_settings, staging)
     eth = [r for r in got if r[0] == "ETHUSDT"]
     assert [r[3:5] for r in eth] == [(1.5, 2.5)] * 4
     assert len([r for r in got if r[0] == "BNBUSDT"]) == 3  # the other series untouched
+    assert left == eth
 
 
 def test_the_merge_moves_computed_at_only_where_a_value_changed(io_settings):
