@@ -1,11 +1,18 @@
 {# Expands each article of `articles` (symbol_id, article_id, source_weight, sentiment_compound,
    published_at) to every candle of its symbol whose close lies in [published_at,
    published_at + horizon): the candles it may influence. Candle grid and intervals come from
-   `candles` (interval_id, open_time, close_at). An equality key for the per-candle join. #}
-{% macro news_article_candles(articles, candles, horizon_hours) %}
+   `candles` (interval_id, open_time, close_at). An equality key for the per-candle join.
+   `windows` (recompute_windows; none: everything): only the rows from each window's
+   first_changed_at on, reading only the articles that can reach them. #}
+{% macro news_article_candles(articles, candles, horizon_hours, windows=none) %}
 with articles as (
 
-    select * from {{ articles }}
+    select * from {{ articles }} as articles
+    {%- if windows is not none %}
+    -- a candle from first_changed_at on closes after it, so its articles were published
+    -- after first_changed_at - horizon
+    where {% if windows | length == 0 %}1 = 0{% else %}({% for w in windows %}(articles.symbol_id = {{ w[0] }} and articles.published_at > date_sub('{{ w[2] }}', interval {{ horizon_hours }} hour)){{ ' or ' if not loop.last }}{% endfor %}){% endif %}
+    {%- endif %}
 
 ),
 
@@ -74,11 +81,12 @@ expanded as (
         article_epochs.sentiment_compound,
         article_epochs.published_at,
         -- the first candle whose close is at or after the publication, then the next ones
-        date_add('1970-01-01', interval
+        -- (a datetime: date_add on a string literal gives a string)
+        cast(date_add('1970-01-01', interval
             ((article_epochs.published_epoch + interval_offsets.interval_seconds - 1)
                  div interval_offsets.interval_seconds
              - 1 + interval_offsets.candle_offset) * interval_offsets.interval_seconds second)
-            as open_time,
+            as datetime) as open_time,
         interval_offsets.first_open_time,
         interval_offsets.last_open_time
     from article_epochs
@@ -99,6 +107,7 @@ final as (
         open_time
     from expanded
     where open_time between first_open_time and last_open_time
+      and {{ in_recompute_windows('expanded', windows, since='first_changed_at') }}
 
 )
 
