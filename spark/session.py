@@ -7,11 +7,9 @@
 * ``StageProgress``: a line on stderr for each long-running Spark stage (tasks done/total), the
   job's progress bar; Spark's own console bar is off because it floods non-terminal logs.
 * ``read_table(spark, settings, database, table_or_query)``: a table name or a SELECT.
-* ``upsert_dataframe(df, settings, database, target_table, key_columns)``: Spark's JDBC writer
-  has no upsert, so the frame goes to a staging table, then one
-  ``INSERT ... ON DUPLICATE KEY UPDATE`` runs from the driver and the staging table is dropped.
-  ``merge_sql`` is that statement, shared with jobs whose tasks fill a staging table themselves
-  (the indicator job).
+* ``merge_sql``: Spark's JDBC writer has no upsert, so a job's tasks fill a staging table
+  themselves (the indicator job) and this one ``INSERT ... ON DUPLICATE KEY UPDATE``, run from
+  the driver, makes the rows visible at once.
 
 Times: DATETIME columns are naive UTC, so the JVM and the Spark session run in UTC; a naive
 timestamp inside a Python worker (``mapInArrow``, pandas UDFs) is then UTC too.
@@ -25,11 +23,9 @@ import re
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from cryptoquant import db
 from cryptoquant.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -186,52 +182,6 @@ def _quote(name: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_$]+", name):
         raise ValueError(f"unsafe SQL identifier {name!r}")
     return f"`{name}`"
-
-
-def upsert_dataframe(
-    df,
-    settings: Settings,
-    database: str,
-    target_table: str,
-    key_columns: Sequence[str],
-    keep_if_unchanged: Sequence[str] = (),
-) -> int:
-    """Insert or update ``df``'s rows in ``database.target_table`` (which must exist with a
-    primary or unique key on ``key_columns``); returns the number of rows staged.
-
-    Columns in ``keep_if_unchanged`` (audit columns such as ``computed_at``) keep their stored
-    value when every other non-key column is unchanged, so re-writing identical rows is a
-    no-op. The staging table is dropped even when a step fails.
-    """
-    columns = list(df.columns)
-    missing = [k for k in key_columns if k not in columns]
-    if missing:
-        raise ValueError(f"key columns {missing} are not in the frame {columns}")
-    staging = f"_stg_{target_table}_{uuid.uuid4().hex[:10]}"
-    cols = ", ".join(_quote(c) for c in columns)
-    with db.connection(settings, database, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"create table {_quote(staging)} as select {cols} from {_quote(target_table)} limit 0"
-        )
-        try:
-            (
-                df.write.format("jdbc")
-                .options(**jdbc_options(settings, database))
-                .option("dbtable", staging)
-                .option("batchsize", "20000")
-                .option("rewriteBatchedStatements", "true")
-                .option("isolationLevel", "NONE")
-                .mode("append")
-                .save()
-            )
-            cur.execute(f"select count(*) from {_quote(staging)}")
-            (staged,) = cur.fetchone()
-            cur.execute(merge_sql(target_table, staging, columns, key_columns,
-                                  keep_if_unchanged))
-        finally:
-            cur.execute(f"drop table if exists {_quote(staging)}")
-    logger.info("upserted %d rows into %s.%s", staged, database, target_table)
-    return int(staged)
 
 
 def merge_sql(target_table: str, staging_table: str, columns: Sequence[str],

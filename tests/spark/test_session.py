@@ -1,15 +1,12 @@
-"""spark.session: JDBC URL, partition sizing, and the staged upsert (idempotent, audit column
-kept when nothing changed, staging table dropped)."""
+"""spark.session: JDBC URL, partition sizing, the pyspark install check and the stage progress
+line (the merge statement is tested through the indicator job's writer, tests/spark/test_indicators_io.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
-from cryptoquant import db
 from cryptoquant.config import Settings
-from spark.session import _shuffle_partitions, check_pyspark_install, jdbc_url, upsert_dataframe
+from spark.session import _shuffle_partitions, check_pyspark_install, jdbc_url
 
 
 def test_jdbc_url_uses_the_mysql_scheme():
@@ -25,31 +22,6 @@ def test_shuffle_partitions(master, expected):
 
 def test_pyspark_python_matches_its_jars():
     check_pyspark_install()
-
-
-@pytest.mark.spark
-@pytest.mark.integration
-def test_upsert_is_idempotent_and_keeps_audit_columns(settings, spark):
-    with db.staging(settings, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute("create table upsert_probe (k varchar(8), t datetime, v double, "
-                    "computed_at datetime(3), primary key (k, t))")
-    schema = "k string, t timestamp, v double, computed_at timestamp"
-    t0, t1 = dt.datetime(2022, 1, 1, 0), dt.datetime(2022, 1, 1, 1)
-    first = spark.createDataFrame([("a", t0, 1.0, dt.datetime(2026, 1, 1)),
-                                   ("b", t1, 2.0, dt.datetime(2026, 1, 1))], schema)
-    second = spark.createDataFrame([("a", t0, 1.0, dt.datetime(2026, 2, 1)),
-                                    ("b", t1, 3.0, dt.datetime(2026, 2, 1))], schema)
-    args = (settings, settings.mysql_staging_database, "upsert_probe", ["k", "t"])
-    assert upsert_dataframe(first, *args, keep_if_unchanged=["computed_at"]) == 2
-    assert upsert_dataframe(second, *args, keep_if_unchanged=["computed_at"]) == 2
-    with db.staging(settings) as conn, conn.cursor() as cur:
-        cur.execute("select k, t, v, computed_at from upsert_probe order by k")
-        rows = cur.fetchall()
-        cur.execute("show tables like '\\_stg\\_%'")
-        leftovers = cur.fetchall()
-    assert rows == (("a", t0, 1.0, dt.datetime(2026, 1, 1)),  # unchanged: audit kept, UTC kept
-                    ("b", t1, 3.0, dt.datetime(2026, 2, 1)))
-    assert leftovers == ()
 
 
 @pytest.mark.spark
