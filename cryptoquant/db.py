@@ -74,6 +74,15 @@ def warehouse(settings: Settings, **kwargs):
     return connection(settings, settings.mysql_warehouse_database, **kwargs)
 
 
+def load_data_sql(table: str, columns: list[str], settings: str = "") -> str:
+    """``LOAD DATA LOCAL INFILE %s`` into ``table`` (quoted by the caller) in the project's one
+    text dialect: tab-separated, backslash-escaped (``\\N`` is null), one row per line, UTF-8;
+    ``settings``: an optional ``SET`` clause. The file's path is the statement's parameter."""
+    return (f"load data local infile %s into table {table} character set utf8mb4 "
+            "fields terminated by '\\t' escaped by '\\\\' lines terminated by '\\n' "
+            f"({', '.join(columns)}){settings}")
+
+
 def run_sql_script(conn, script: str) -> None:
     """Execute a ;-separated script (no procedures); comments are allowed."""
     with conn.cursor() as cur:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import msgspec
 import pymysql
 
+from cryptoquant import db
 from cryptoquant.config import Settings
 from loaders.messages import BadMessage, decode_kline, decode_news, fast_kline, fast_klines
 
@@ -112,7 +113,7 @@ class KlineSink:
             f"insert into {self.table} ({', '.join(f'`{c}`' for c in self.columns)}) "
             f"select {', '.join(selected)} from {self.batch_table} "
             f"on duplicate key update {updates}")
-        self.direct_load_sql = self._load_sql(
+        self.direct_load_sql = db.load_data_sql(
             self.table, ["symbol", "interval_code", "@open_ms", "@close_ms", *self.columns[4:]],
             f" set open_time = {epoch} + interval @open_ms * 1000 microsecond,"
             f" close_time = {epoch} + interval @close_ms * 1000 microsecond")
@@ -177,7 +178,7 @@ class KlineSink:
                 with self._tsv_file(tsv) as path:
                     if not self._insert_new(cur, path, len(prepared.rows)):
                         self._prepare_batch_table(cur)
-                        cur.execute(self._load_sql(self.batch_table, self._batch_columns),
+                        cur.execute(db.load_data_sql(self.batch_table, self._batch_columns),
                                     (path,))
                         cur.execute(self.merge_sql)
                 return
@@ -210,12 +211,6 @@ class KlineSink:
         cur.execute(self._heap_sql)
         cur.execute(self._batch_ddl)
         cur.execute(f"delete from {self.batch_table}")
-
-    @staticmethod
-    def _load_sql(table: str, columns: list[str], settings: str = "") -> str:
-        return (f"load data local infile %s into table {table} character set utf8mb4 "
-                "fields terminated by '\\t' escaped by '\\\\' lines terminated by '\\n' "
-                f"({', '.join(columns)}){settings}")
 
     @staticmethod
     @contextlib.contextmanager

@@ -13,8 +13,8 @@ each task opens its own connections (on a cluster the executors reach the databa
 * Writer: Arrow's CSV writer (C++) turns the wide rows into LOAD DATA text: doubles in their
   shortest round-trip digits (MariaDB's DOUBLE parses them back exactly), null as ``\\N``,
   flags as 0/1, times as naive UTC. ``loaders.sinks`` builds the same dialect from Python tuples
-  for Kafka batches; a series' Arrow columns need no trip through Python objects, so only its
-  LOAD DATA statement is shared. A series' rows are deleted and loaded in one transaction,
+  for Kafka batches; a series' Arrow columns need no trip through Python objects, so only the
+  LOAD DATA statement (``cryptoquant.db.load_data_sql``) is shared. A series' rows are deleted and loaded in one transaction,
   so a retried task replaces what an earlier attempt left, and a failed one leaves nothing.
 """
 
@@ -90,10 +90,12 @@ class KlineReader:
 
 
 def _load_sql(table: str, columns: list[str]) -> str:
-    from loaders.sinks import KlineSink
+    return db.load_data_sql(f"`{table}`", [f"`{c}`" for c in columns],
+                            f" set `{_store.COMPUTED_AT}` = %s")
 
-    return KlineSink._load_sql(f"`{table}`", [f"`{c}`" for c in columns],
-                               f" set `{_store.COMPUTED_AT}` = %s")
+
+def _delete_series(cur, table: str, plan: _store.SeriesPlan) -> None:
+    cur.execute(f"delete from `{table}` where symbol = %s and interval_code = %s", plan.key)
 
 
 class StagingWriter:
@@ -135,8 +137,7 @@ class StagingWriter:
             cur.execute(f"select 1 from `{self.table}` where symbol = %s and "
                         "interval_code = %s limit 1", plan.key)
             if cur.fetchone():
-                cur.execute(f"delete from `{self.table}` where symbol = %s and "
-                            "interval_code = %s", plan.key)
+                _delete_series(cur, self.table, plan)
             loaded = cur.execute(_load_sql(self.table, columns), (path, self.computed_at))
             if loaded != count or cur.warning_count:
                 raise RuntimeError(f"LOAD DATA took {loaded} of {count} rows with "
@@ -157,8 +158,7 @@ def discard_series(settings: Settings, staging: str, plans: list[_store.SeriesPl
     may have loaded rows before a re-run of it failed (a task re-run when its executor is lost)."""
     with db.staging(settings, autocommit=True) as conn, conn.cursor() as cur:
         for p in plans:
-            cur.execute(f"delete from `{staging}` where symbol = %s and interval_code = %s",
-                        p.key)
+            _delete_series(cur, staging, p)
 
 
 def merge_staging(settings: Settings, staging: str, columns: list[str]) -> None:

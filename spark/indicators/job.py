@@ -10,8 +10,9 @@
   Candles never become JVM rows: the JDBC read, the Arrow copy to the Python workers and the
   wide rows back cost 3.7x the computation itself (docs/benchmarks.md), while what Spark is
   here for is kept: series in parallel across executors, a task re-run when its executor is
-  lost, one series' failure isolated from the others. An exception in one series is reported in its summary row (and the log)
-  and that series writes nothing, while the others are written.
+  lost, one series' failure isolated from the others. An exception in one series is reported
+  in its summary row (and the log) and that series writes nothing, while the others are
+  written.
 * Wide, as stored: those rows go to ``indicator_values`` as they are (layout in ``_store``);
   dbt's ``stg_spark__indicator_values`` unpivots them to one row per value. Spark used to
   unpivot (19 rows per candle): half of the compute path's time, and 19x the rows to upsert.
@@ -205,18 +206,19 @@ def _run(settings: Settings, spark, full_refresh: bool, symbols: list[str] | Non
         computed_at = _store.run_timestamp(settings)
         results = compute_series(spark, specs, todo, _io.KlineReader(settings),
                                  _io.StagingWriter(settings, staging, computed_at))
-        failed = {}
+        failed, done, broken = {}, [], []
         for p, rows, error in results:
             key = f"{p.symbol}/{p.interval_code}"
             if error is None:
+                done.append(p)
                 logger.info("%s: %d rows computed", key, rows)
             else:
+                broken.append(p)
                 failed[key] = error
                 logger.error("indicator series %s failed: %s", key, error)
-        _io.discard_series(settings, staging, [p for p, _, error in results if error])
+        _io.discard_series(settings, staging, broken)
         _io.merge_staging(settings, staging, wide_columns(specs))
-        _store.save_state(settings, [p for p, _, error in results if error is None], specs,
-                          computed_at)
+        _store.save_state(settings, done, specs, computed_at)
     finally:
         _io.drop_staging(settings, staging)
         if own_session:
