@@ -69,16 +69,16 @@
 
 {# On incremental runs: the recompute windows (series_recompute_windows) as a list of rows
    (symbol_id, interval_id, first_changed_at, recompute_from), queried once when the model is
-   compiled, so the model's query filters every input by literal primary-key ranges (a join to
+   compiled (query_rows_once: a pre-hook asking again gets the same rows), so the model's query filters every input by literal primary-key ranges (a join to
    a derived table made MariaDB rescan the change queries once per metric); none otherwise. #}
 {% macro recompute_windows(changed_candles, lookback_candles, intervals=none, gaps=none) %}
     {%- if not execute or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set result = run_query(series_recompute_windows(
+    {%- set rows = query_rows_once(series_recompute_windows(
         changed_candles, lookback_candles, intervals, gaps)) -%}
     {%- set windows = [] -%}
-    {%- for row in result.rows -%}
+    {%- for row in rows -%}
         {%- do windows.append([row[0] | int, row[1] | int,
                                row[2].strftime('%Y-%m-%d %H:%M:%S'),
                                row[3].strftime('%Y-%m-%d %H:%M:%S')]) -%}
