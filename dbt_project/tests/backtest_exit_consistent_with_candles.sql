@@ -1,10 +1,12 @@
 -- A closed trade's exit agrees with its exit candle and window (failing rows: disagreements):
 -- gap exits fill at the candle's open beyond the level, level exits fill at the level inside
 -- the candle's range, a TIMEOUT fills at the close of the window's last candle, and no
--- candle of the window before the exit candle reached either level.
+-- candle of the window before the exit candle reached either level. Inside a `dbt build`
+-- only the results that build wrote (macro written_by_this_build).
 {%- set lookahead = backtest_parameter('lookahead_candles') | int %}
 with results as (
-    select * from {{ ref('fact_prediction_result') }} where is_closed = 1
+    select * from {{ ref('fact_prediction_result') }}
+    where is_closed = 1 and {{ written_by_this_build('refreshed_at') }}
 ),
 candles as (
     select * from {{ ref('int_backtest_candles_numbered') }}

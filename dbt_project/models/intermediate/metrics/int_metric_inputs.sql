@@ -10,6 +10,10 @@
 -- rows from C on replace the stored ones. A change of var squeeze_lookback_candles or of this
 -- SQL makes the next run a full rebuild by itself (rebuild_when_changed; the macros it calls
 -- are not covered: after editing them run `dbt run --full-refresh`).
+-- The index on computed_at makes "the newest stored here" an index lookup, which MariaDB folds
+-- into a constant, so fact_indicator's new values are read by a range of its computed_at index
+-- (without it: a scan of this table, then of all 1.4M entries of that index, 0.6 s per build
+-- at the sample size).
 {{
     config(
         materialized='incremental',
@@ -17,6 +21,7 @@
         rebuild_when_changed={'vars': {'squeeze_lookback_candles': var('squeeze_lookback_candles', 120)}},
         post_hook=["{{ add_primary_key(['symbol_id', 'interval_id', 'open_time']) }}",
                    "{{ add_index('ix_int_metric_inputs_refreshed_at', ['refreshed_at']) }}",
+                   "{{ add_index('ix_int_metric_inputs_computed_at', ['computed_at']) }}",
                    "{{ store_build_fingerprint() }}"]
     )
 }}
