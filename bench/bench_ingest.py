@@ -25,7 +25,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.report import median, table, write_section
+from bench.report import cpu_seconds, kafka_pid, mariadb_pid, median, table, write_section
 from cryptoquant import db
 from cryptoquant.config import PROJECT_ROOT, load_settings
 from loaders.consumer import ConsumeLoop
@@ -110,6 +110,8 @@ def run_pipeline_once(base) -> dict:
     try:
         env = {**os.environ, **s.as_env()}
         load_before = os.getloadavg()[0]
+        servers = {"broker_cpu_s": kafka_pid(), "mariadb_cpu_s": mariadb_pid()}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in servers.items()}
         proc = subprocess.Popen([sys.executable, "-m", "bench.bench_ingest", "--child"],
                                 cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE)
         out = proc.stdout.read()
@@ -118,6 +120,9 @@ def run_pipeline_once(base) -> dict:
         if proc.returncode != 0:
             raise RuntimeError(f"ingest run failed ({proc.returncode})")
         result = json.loads(out)
+        for name, pid in servers.items():  # what the servers spent while the child ran
+            before, after = cpu_before[name], cpu_seconds(pid)
+            result[name] = None if before is None or after is None else after - before
         result["load"] = max(load_before, os.getloadavg()[0])
         result["peak_rss_mib"] = usage.ru_maxrss / 1024
         result["cpu_s"] = usage.ru_utime + usage.ru_stime
@@ -128,10 +133,12 @@ def run_pipeline_once(base) -> dict:
         drop(base, s)
 
 
-def load_data_once(base, csv_path: Path, rows: int) -> tuple[float, tuple]:
+def load_data_once(base, csv_path: Path, rows: int) -> tuple[float, tuple, float | None]:
+    """Seconds of one LOAD DATA of the rows, their checksum, and MariaDB's CPU seconds for it."""
     s = isolated(base, uuid.uuid4().hex[:8])
     try:
         with db.staging(s) as conn, conn.cursor() as cur:
+            cpu_before = cpu_seconds(mariadb_pid())
             t0 = time.perf_counter()
             cur.execute(
                 f"load data local infile '{csv_path}' into table raw_klines fields terminated "
@@ -139,9 +146,11 @@ def load_data_once(base, csv_path: Path, rows: int) -> tuple[float, tuple]:
                 "open, high, low, close, volume, source, schema_version, ingested_at)")
             conn.commit()
             elapsed = time.perf_counter() - t0
+            cpu_after = cpu_seconds(mariadb_pid())
         total = checksum(s)
         assert total[0] == rows
-        return elapsed, total
+        cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+        return elapsed, total, cpu
     finally:
         drop(base, s)
 
@@ -164,7 +173,44 @@ def _runs(values: list[float]) -> str:
     return ", ".join(f"{x:,.0f}" for x in values)
 
 
-def report(rows: int, runs: list[dict], baseline: list[float]) -> str:
+def cpu_budget(rows: int, runs: list[dict], baseline_cpu: list[float | None]) -> str:
+    """The CPU each candle costs across the processes that move it, and the rate the machine's
+    cores could reach at that cost if they did nothing else: the ceiling the goal meets."""
+    per_candle = {}  # microseconds of CPU per candle, median over the runs
+    for name, values in (("the ingest process", [r["cpu_s"] for r in runs]),
+                         ("the Kafka broker", [r.get("broker_cpu_s") for r in runs]),
+                         ("MariaDB", [r.get("mariadb_cpu_s") for r in runs])):
+        if all(v is not None for v in values):
+            per_candle[name] = median(values) / rows * 1e6
+    if len(per_candle) < 3:
+        return ("\n\nCPU per candle: not measured (the broker or MariaDB is not this machine's "
+                "local stack).")
+    total = sum(per_candle.values())
+    cores = os.cpu_count() or 1
+    ceiling = cores * 1e6 / total
+    load_data = (f"; MariaDB's CPU for the baseline's LOAD DATA: "
+                 f"{median(baseline_cpu) / rows * 1e6:.0f} µs per candle"
+                 if all(v is not None for v in baseline_cpu) else "")
+    parts = ", ".join(f"{name} {us:.0f} µs" for name, us in per_candle.items())
+    if ceiling < GOAL_RATE:
+        verdict = ("so on this machine the rate goal is out of reach whatever the overlap; it "
+                   "needs fewer CPU microseconds per candle in each process or more cores "
+                   "(docs/scaling.md: partitions per symbol, one consumer per partition).")
+    else:
+        verdict = ("within reach of the cores: what is missing is overlap (the replay, the "
+                   "drain and MariaDB waiting on each other).")
+    return (
+        f"\n\nCPU per candle (user + system over each run, median): {parts}; together "
+        f"**{total:.0f} µs**{load_data}. The broker's and MariaDB's figures are what those "
+        "servers spent while the run lasted, so anything else they served then counts too; "
+        "the ingest process's include its start-up imports. At that cost the machine's "
+        f"{cores} cores, busy with nothing else, could move at most **{ceiling:,.0f} candles/s** "
+        f"(cores ÷ CPU per candle): {GOAL_RATE:,} candles/s needs ≤ "
+        f"{cores * 1e6 / GOAL_RATE:.0f} µs per candle across all three, " + verdict)
+
+
+def report(rows: int, runs: list[dict], baseline: list[float],
+           baseline_cpu: list[float | None]) -> str:
     landed = [r["published"] / r["landed_s"] for r in runs]
     step = [r["published"] / r["step_s"] for r in runs]
     produce = [r["published"] / r["produce_s"] for r in runs]
@@ -231,6 +277,7 @@ def report(rows: int, runs: list[dict], baseline: list[float]) -> str:
             "(its start-up imports included). All of it shares the two cores with MariaDB, the "
             f"broker and the other jobs on the machine. {GOAL_RATE:,} candles/s at this size "
             f"means {rows / GOAL_RATE:.1f} s for all of it together.")
+        body += cpu_budget(rows, runs, baseline_cpu)
     body += (
         "\n\nChanges of 2026-12-03, each measured against the code before it, alternated run "
         "by run in one window (the benchmark's child; the machine was loaded by other "
@@ -268,17 +315,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "klines.csv"
         rows = write_baseline_csv(csv_path)
-        runs, baseline = [], []
+        runs, baseline, baseline_cpu = [], [], []
         for i in range(args.runs):
             run = run_pipeline_once(base)
-            seconds, total = load_data_once(base, csv_path, rows)
+            seconds, total, cpu = load_data_once(base, csv_path, rows)
             assert run["checksum"] == total, (run["checksum"], total)
             runs.append(run)
             baseline.append(rows / seconds)
+            baseline_cpu.append(cpu)
             print(f"run {i + 1}: {run['published'] / run['landed_s']:,.0f} candles/s landed, "
                   f"LOAD DATA {rows / seconds:,.0f}; {json.dumps(run, default=str)}",
                   file=sys.stderr)
-    print(write_section("Ingest: replay → Kafka → staging", report(rows, runs, baseline)))
+    print(write_section("Ingest: replay → Kafka → staging",
+                        report(rows, runs, baseline, baseline_cpu)))
 
 
 if __name__ == "__main__":

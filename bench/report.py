@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import platform
 import re
 import resource
@@ -133,6 +134,29 @@ class PeakRss:
     @property
     def peak_mb(self) -> float:
         return self.peak_bytes / 2**20
+
+
+def kafka_pid() -> int | None:
+    """PID of the local stack's Kafka broker (its pid file under the stack dir), if running."""
+    from cryptoquant.config import load_settings
+
+    path = load_settings().stack_path / "kafka" / "kafka.pid"
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds a running process has used so far (all its threads); None
+    without a pid or once it is gone (a server configured elsewhere is not measured)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def mariadb_pid() -> int | None:

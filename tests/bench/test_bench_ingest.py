@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.bench_ingest import report
+import os
+
+from bench.bench_ingest import report as _report
 
 
 def run(landed_s: float, **extra) -> dict:
@@ -10,6 +12,10 @@ def run(landed_s: float, **extra) -> dict:
             "landed_s": landed_s, "step_s": landed_s + 4, "batches": 20, "load": 3.5,
             "cpu_s": 2.5, "db_s": 0.75,
             "peak_rss_mib": 250.0, **extra}
+
+
+def report(rows, runs, baseline, baseline_cpu=None):
+    return _report(rows, runs, baseline, baseline_cpu or [None] * len(baseline))
 
 
 def test_goal_met_only_when_rate_and_ratio_both_are():
@@ -29,3 +35,18 @@ def test_memory_and_load_are_reported():
     text = report(100_000, [run(2.0, cpu_s=2.0, db_s=0.5), run(2.0, cpu_s=3.0, db_s=0.9),
                             run(2.0, cpu_s=4.0, db_s=0.7)], [100_000.0] * 3)
     assert "median 3.00 s per run" in text and "median 0.70 s per run" in text
+
+
+def test_the_cpu_budget_gives_the_ceiling_of_the_cores():
+    cores = os.cpu_count()
+    # 100k candles: 3 s + 2 s + 1 s of CPU = 60 µs per candle
+    runs = [run(4.0, cpu_s=3.0, broker_cpu_s=2.0, mariadb_cpu_s=1.0)] * 3
+    text = report(100_000, runs, [60_000.0] * 3, [0.8] * 3)
+    assert "the ingest process 30 µs, the Kafka broker 20 µs, MariaDB 10 µs" in text
+    assert "**60 µs**" in text and "LOAD DATA: 8 µs per candle" in text
+    assert f"at most **{cores * 1e6 / 60:,.0f} candles/s**" in text
+    assert ("out of reach" in text) == (cores * 1e6 / 60 < 50_000)
+    # a server that is not the local stack: no budget, said so
+    unmeasured = report(100_000, [run(4.0, broker_cpu_s=None, mariadb_cpu_s=1.0)] * 3,
+                        [60_000.0] * 3)
+    assert "CPU per candle: not measured" in unmeasured
