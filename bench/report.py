@@ -136,15 +136,19 @@ class PeakRss:
         return self.peak_bytes / 2**20
 
 
-def kafka_pid() -> int | None:
-    """PID of the local stack's Kafka broker (its pid file under the stack dir), if running."""
+def _stack_pid(pid_file: str) -> int | None:
+    """The pid in a pid file under the local stack's directory, if there is one."""
     from cryptoquant.config import load_settings
 
-    path = load_settings().stack_path / "kafka" / "kafka.pid"
     try:
-        return int(path.read_text().split()[0])
+        return int((load_settings().stack_path / pid_file).read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def kafka_pid() -> int | None:
+    """PID of the local stack's Kafka broker, if running."""
+    return _stack_pid("kafka/kafka.pid")
 
 
 def cpu_seconds(pid: int | None) -> float | None:
@@ -160,11 +164,5 @@ def cpu_seconds(pid: int | None) -> float | None:
 
 
 def mariadb_pid() -> int | None:
-    """PID of the local stack's MariaDB server (its pid file under the stack dir), if running."""
-    from cryptoquant.config import load_settings
-
-    path = load_settings().stack_path / "mariadb" / "mariadbd.pid"
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
+    """PID of the local stack's MariaDB server, if running."""
+    return _stack_pid("mariadb/mariadbd.pid")
