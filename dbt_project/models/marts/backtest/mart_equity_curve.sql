@@ -11,8 +11,7 @@
 -- or risk fraction makes the next run a full rebuild by itself.
 {%- set compared = ['prediction_id', 'symbol_id', 'interval_id', 'action', 'outcome', 'pnl_r',
                     'exit_time'] %}
-{%- set tails = backtest_changed_tails(backtest_rows_differing(
-        ref('int_backtest_trades_scoped'), 'scope', 'trade_number', compared)) %}
+{%- set tails = backtest_trade_tails(compared) %}
 {{
     config(
         materialized='incremental',
@@ -21,10 +20,9 @@
         rebuild_when_changed={'vars': {
             'starting_equity': backtest_parameter('starting_equity'),
             'risk_fraction_per_trade': backtest_parameter('risk_fraction_per_trade')}},
-        pre_hook=["{{ backtest_delete_tails(backtest_changed_tails(backtest_rows_differing(
-            ref('int_backtest_trades_scoped'), 'scope', 'trade_number',
+        pre_hook=["{{ backtest_delete_tails(backtest_trade_tails(
             ['prediction_id', 'symbol_id', 'interval_id', 'action', 'outcome', 'pnl_r',
-             'exit_time'])), 'scope', 'trade_number') }}"],
+             'exit_time']), 'scope', 'trade_number') }}"],
         post_hook=["{{ add_primary_key(['scope', 'trade_number']) }}",
                    "{{ add_index('ix_mart_equity_curve_exit', ['scope', 'exit_time']) }}",
                    "{{ store_build_fingerprint() }}"]

@@ -11,17 +11,15 @@
 -- from a full build in the last bits. A change of this SQL or of the window makes the next
 -- run a full rebuild by itself.
 {%- set compared = ['prediction_id', 'pnl_r', 'outcome', 'exit_time'] %}
-{%- set tails = backtest_changed_tails(backtest_rows_differing(
-        ref('int_backtest_trades_scoped'), 'scope', 'trade_number', compared)) %}
+{%- set tails = backtest_trade_tails(compared) %}
 {{
     config(
         materialized='incremental',
         unique_key=['scope', 'trade_number'],
         on_schema_change='fail',
         rebuild_when_changed={'vars': {'rolling_window_trades': n}},
-        pre_hook=["{{ backtest_delete_tails(backtest_changed_tails(backtest_rows_differing(
-            ref('int_backtest_trades_scoped'), 'scope', 'trade_number',
-            ['prediction_id', 'pnl_r', 'outcome', 'exit_time'])), 'scope', 'trade_number') }}"],
+        pre_hook=["{{ backtest_delete_tails(backtest_trade_tails(
+            ['prediction_id', 'pnl_r', 'outcome', 'exit_time']), 'scope', 'trade_number') }}"],
         post_hook=["{{ add_primary_key(['scope', 'trade_number']) }}",
                    "{{ add_index('ix_mart_rolling_performance_exit', ['scope', 'exit_time']) }}",
                    "{{ store_build_fingerprint() }}"]
