@@ -23,13 +23,11 @@
     {%- if configured or not execute or config.get('rebuild_when_changed') is none -%}
         {{ return(configured) }}
     {%- endif -%}
-    {%- set stored = run_query(
-        "select table_comment from information_schema.tables where table_schema = '"
-        ~ this.schema ~ "' and table_name = '" ~ this.identifier ~ "'") -%}
-    {%- if stored.rows | length == 0 -%}
+    {%- set stored = stored_table_comment(this) -%}
+    {%- if stored is none -%}
         {{ return(configured) }}  {#- no table yet: the materialization creates it anyway #}
     {%- endif -%}
-    {%- set changed = stored.rows[0][0] != build_fingerprint_comment() -%}
+    {%- set changed = stored != build_fingerprint_comment() -%}
     {%- if changed -%}
         {{ log(this.identifier ~ ": SQL, seeds or vars changed since its last build: full rebuild",
                info=true) }}

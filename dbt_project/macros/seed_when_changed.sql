@@ -35,6 +35,8 @@
 {% endmacro %}
 
 
+{# The comment of `relation`'s table (where the build fingerprints are kept); none while the
+   table does not exist. #}
 {% macro stored_table_comment(relation) %}
     {%- set stored = run_query(
         "select table_comment from information_schema.tables where table_schema = '"
