@@ -60,7 +60,7 @@ def test_tests_comparing_rows_with_others_read_every_row(warehouse, dbt_target_p
                       "--select", "fact_kline", "dim_exchange_outage", "dim_interval")
     compiled = {name.split("_fact_kline")[0]: r["compiled_code"] for name, r in results.items()
                 if r["unique_id"].startswith("test.")}
-    assert "refreshed_at >= cast(" in compiled["not_null"]
+    assert "refreshed_at >= cast(" in compiled["not_null_columns"]
     for whole in ("no_kline_gaps", "strictly_increasing"):
         assert "refreshed_at >= cast(" not in compiled[whole], whole
 
