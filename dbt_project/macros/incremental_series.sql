@@ -49,21 +49,29 @@
    runs after its parents in the same invocation, so a parent row newer than this model's
    newest refreshed_at has not been read by it yet. Every write of this chain rewrites a
    series from some candle to its end, so the newest refreshed_at is on a series' last candle:
-   reading only those rows (a loose scan of the primary key) finds it without a full scan. #}
+   reading only those rows (a loose scan of the primary key) finds it without a full scan.
+   On incremental runs that newest value is queried first (once per node, query_rows_once)
+   and compared as a literal: MariaDB reads `refreshed_at > (that subquery)` by scanning the
+   whole refreshed_at index (0.3 s per million rows, every build), a literal by a range. #}
 {% macro rows_refreshed_since_this(relation) %}
-    select symbol_id, interval_id, open_time
-    from {{ relation }}
-    where refreshed_at > (
+    {%- set newest = "(
         select coalesce(max(stored.refreshed_at), '1000-01-01')
-        from {{ this }} as stored
+        from " ~ this ~ " as stored
         inner join (
             select symbol_id, interval_id, max(open_time) as open_time
-            from {{ this }}
+            from " ~ this ~ "
             group by symbol_id, interval_id
         ) as last_candles
             on last_candles.symbol_id = stored.symbol_id
             and last_candles.interval_id = stored.interval_id
-            and last_candles.open_time = stored.open_time)
+            and last_candles.open_time = stored.open_time)" -%}
+    {%- if execute and is_incremental() -%}
+        {%- set rows = query_rows_once("select cast(" ~ newest ~ " as char)") -%}
+        {%- set newest = "cast('" ~ rows[0][0] ~ "' as datetime(6))" -%}
+    {%- endif %}
+    select symbol_id, interval_id, open_time
+    from {{ relation }}
+    where refreshed_at > {{ newest }}
 {% endmacro %}
 
 
