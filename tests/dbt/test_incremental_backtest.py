@@ -12,7 +12,8 @@ then changed the ways production changes it:
 * an older candle of one symbol re-landed with a much wider range (an old trade's outcome
   changes, and with it that symbol's and ALL's trade sequence from its exit on);
 * an older NO_TRADE prediction turned LONG (a new trade in the middle of a sequence) and an
-  older LONG turned NO_TRADE (a trade that vanishes).
+  older LONG turned NO_TRADE (a trade that vanishes);
+* an older trade's ATR recomputed by Spark (its take-profit and stop-loss move).
 
 Then an incremental `dbt run` of the backtest models, a copy of every table, a `--full-refresh`
 of the same inputs, and every row and column compared exactly (`except` both ways; refreshed_at,
@@ -45,6 +46,7 @@ NEW_END = CUT + dt.timedelta(hours=6)     # six new candles per symbol
 RELANDED = ("ETHUSDT", dt.datetime(2022, 2, 10, 5))    # range widened by 6% each side
 TURNED_LONG = ("BTCUSDT", dt.datetime(2022, 3, 1))     # first NO_TRADE on or after this
 TURNED_NO_TRADE = ("BNBUSDT", dt.datetime(2022, 3, 5))  # first LONG on or after this
+ATR_CHANGED = ("BNBUSDT", dt.datetime(2022, 3, 12))    # first LONG or SHORT on or after this
 
 SEQUENCE_MARTS = {"mart_equity_curve": "trade_number", "mart_walk_forward": "period_start"}
 PER_CANDLE_MARTS = ("mart_regime", "mart_price_regression")  # windows over a series' candles
@@ -158,7 +160,26 @@ def change_history(settings: Settings) -> None:
                         "where symbol_id = %s and action = %s and open_time >= %s "
                         "order by open_time limit 1", (new, now, ids[symbol], old, after))
             assert cur.rowcount == 1
+        symbol, after = ATR_CHANGED
+        cur.execute("update fact_indicator set indicator_value = indicator_value * 3, "
+                    "computed_at = %s, refreshed_at = %s where symbol_id = %s "
+                    "and indicator_type_id = %s and open_time = (select min(open_time) "
+                    "from fact_prediction where symbol_id = %s and action in ('LONG', 'SHORT') "
+                    "and open_time >= %s)",
+                    (now, now, ids[symbol], inputs.ATR_TYPE_ID, ids[symbol], after))
+        assert cur.rowcount == 1
         conn.commit()
+
+
+def atr_changed_trade(settings: Settings) -> tuple[str, dt.datetime]:
+    """The prediction_id and open time of the trade whose ATR change_history changed."""
+    symbol, after = ATR_CHANGED
+    (row,) = fetch(settings, "select p.prediction_id, p.open_time from fact_prediction p "
+                             "join dim_symbol s on s.symbol_id = p.symbol_id "
+                             "where s.symbol_code = %s and p.action in ('LONG', 'SHORT') "
+                             "and p.open_time >= %s order by p.open_time limit 1",
+                   (symbol, after))
+    return row[0], row[1]
 
 
 def copy_tables(settings: Settings, suffix: str) -> None:
@@ -232,6 +253,7 @@ def backtest(make_settings, dbt_target_path):
     # 2. the changes: new candles, a re-landed older candle, turned predictions
     land(settings, CUT, NEW_END)
     change_history(settings)
+    atr_changed = atr_changed_trade(settings)
 
     # 3. incremental run of the same selection; keep a copy of every table
     run_dbt("build", *GAPS)
@@ -262,7 +284,7 @@ def backtest(make_settings, dbt_target_path):
     # 4. the same inputs, --full-refresh
     run_dbt("run", *SELECT, "--full-refresh")
     return {"settings": settings, "before": before, "after": after,
-            "changes": first_changes(trades_before, trades_after),
+            "changes": first_changes(trades_before, trades_after), "atr_changed": atr_changed,
             "results": (results_before, results_after), "per_trade": per_trade,
             "per_candle": (candles_before, candles_after),
             "run_dbt": run_dbt}
@@ -299,6 +321,9 @@ def test_the_changes_reach_the_trades(backtest):
     assert changes["ETHUSDT"][1] <= quarter_start(RELANDED[1])
     assert changes["ALL"][1] <= quarter_start(RELANDED[1])
     assert changes["ETHUSDT"][1] > quarter_start(START)
+    entered = backtest["per_trade"]["entered"]
+    run_at = max(at for *_, at in entered.values())
+    assert entered[backtest["atr_changed"][0]][2] == run_at  # its levels were recomputed
 
 
 @pytest.mark.parametrize("table", sorted(SEQUENCE_MARTS))
@@ -340,6 +365,8 @@ def test_per_candle_marts_rewrite_each_series_from_its_first_changed_candle(back
     whole history, and still equals --full-refresh (test above)."""
     before, after = (state[table] for state in backtest["per_candle"])
     first = {symbol: CUT for symbol in SYMBOLS} | {RELANDED[0]: RELANDED[1]}
+    if table == "mart_regime":  # reads the ATR; mart_price_regression only the candles
+        first[ATR_CHANGED[0]] = backtest["atr_changed"][1]
     run_at = max(after.values())
     wrong = [(key, at) for key, at in after.items()
              if (at == run_at) != (key[1] >= first[key[0]])
@@ -360,7 +387,7 @@ def test_only_the_changed_trades_are_redone(backtest, table):
     changed = {(ids[symbol], number) for (symbol, t), (number, _) in numbered.items()
                if t >= CUT or (symbol, t) == RELANDED}
     new = set(entered) - set(backtest["results"][0])
-    expected = new | {p for p, (symbol_id, signal, _) in entered.items()
+    expected = new | {backtest["atr_changed"][0]} | {p for p, (symbol_id, signal, _) in entered.items()
                       if any((symbol_id, signal + k) in changed for k in range(25))}
     rows = per_trade[table]
     if table == "int_backtest_trade_candles":

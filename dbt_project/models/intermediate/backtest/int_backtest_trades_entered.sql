@@ -2,12 +2,16 @@
 -- candle (the next candle of the series) and the take-profit and stop-loss levels from the entry
 -- price. Entry columns are null while the next candle is not in the data yet.
 --
--- Incremental per prediction: every run computes all trades (one join of the predictions with
--- their two candles and ATR, about a second for 72k candles) and writes only those that differ
--- from the stored rows or are new, with refreshed_at: the change feed of the per-trade models
--- after it. A stored trade whose prediction is no longer LONG or SHORT is deleted by the
--- pre-hook. A change of this SQL or of the ATR code or TP/SL multiples makes the next run a
--- full rebuild by itself.
+-- Incremental per prediction: a run computes the trades of the signal candles whose inputs
+-- its parents rewrote since this model's newest row (their refreshed_at change feeds, read
+-- from the literal backtest_newest_refreshed_at): the prediction, the signal candle or the
+-- next one (int_backtest_candles_numbered: new, re-landed or renumbered), the ATR value; and
+-- the stored trades whose entry candle is now past their series' end. Of those it writes only
+-- the trades that differ from the stored rows or are new, with refreshed_at: the change feed
+-- of the per-trade models after it. Computing every trade instead took about a second per
+-- build at the sample size, growing with history. A stored trade whose prediction is no
+-- longer LONG or SHORT is deleted by the pre-hook. A change of this SQL or of the ATR code or
+-- TP/SL multiples makes the next run a full rebuild by itself.
 {%- set compared = ['symbol_id', 'interval_id', 'action', 'direction_sign',
                     'signal_candle_number', 'entry_candle_number', 'atr_value', 'entry_price',
                     'tp_price', 'sl_price', 'signal_open_time', 'entry_time'] %}
@@ -28,11 +32,20 @@
     )
 }}
 
+{%- set newest = backtest_newest_refreshed_at() %}
+
 with predictions as (
 
-    select prediction_id, symbol_id, interval_id, open_time, action
-    from {{ ref('fact_prediction') }}
-    where action in ('LONG', 'SHORT')
+    select predictions.prediction_id, predictions.symbol_id, predictions.interval_id,
+        predictions.open_time, predictions.action
+    from {{ ref('fact_prediction') }} as predictions
+    {%- if newest is not none %}
+    inner join ({{ backtest_entered_signals_to_redo(newest) }}) as redo
+        on redo.symbol_id = predictions.symbol_id
+        and redo.interval_id = predictions.interval_id
+        and redo.open_time = predictions.open_time
+    {%- endif %}
+    where predictions.action in ('LONG', 'SHORT')
 
 ),
 
