@@ -401,11 +401,13 @@ def test_only_the_changed_trades_are_redone(backtest, table):
     assert len(rows) > 10 * len(redone)
 
 
-def test_a_candle_gone_from_the_end_takes_the_entry_back(backtest):
-    """A series' last candle vanishes (its history re-landed without it): the trade signalled on
-    the candle before it loses its entry, as in a --full-refresh, although nothing that trade
-    reads was rewritten (the change feeds only show what was written; the gone number is
-    found past the series' end). Runs after the tests above (it changes the inputs)."""
+def test_candles_gone_renumber_and_take_the_entry_back(backtest):
+    """A series' last candle vanishes and another series loses a candle in the middle of its
+    history (re-landed without them): the second series is renumbered from there, and the
+    trade signalled on the candle before the gone last one loses its entry, as in a
+    --full-refresh, although nothing these read was rewritten (the change feeds only show
+    what was written: gone candles are found by counting). Runs after the tests above (it
+    changes the inputs)."""
     settings, run_dbt = backtest["settings"], backtest["run_dbt"]
     rows = fetch(settings, "select p.prediction_id, p.symbol_id, k.open_time from fact_prediction p "
                            "join (select symbol_id, max(open_time) as open_time from fact_kline "
@@ -414,24 +416,28 @@ def test_a_candle_gone_from_the_end_takes_the_entry_back(backtest):
                            "where p.action in ('LONG', 'SHORT') order by p.symbol_id limit 1")
     assert rows, "no series whose last-but-one candle signals a trade"
     prediction_id, symbol_id, last = rows[0]
+    middle = (symbol_id % len(SYMBOLS) + 1, dt.datetime(2021, 12, 1, 7))
     entry = "select entry_candle_number, entry_price, tp_price from int_backtest_trades_entered " \
             "where prediction_id = %s"
     assert fetch(settings, entry, (prediction_id,))[0][0] is not None
     with db.warehouse(settings) as conn, conn.cursor() as cur:
-        for table in ("fact_kline", "fact_indicator", "fact_prediction"):
-            cur.execute(f"delete from {table} where symbol_id = %s and open_time = %s",
-                        (symbol_id, last))
-            assert cur.rowcount >= 1, table
+        for gone in ((symbol_id, last), middle):
+            for table in ("fact_kline", "fact_indicator", "fact_prediction"):
+                cur.execute(f"delete from {table} where symbol_id = %s and open_time = %s", gone)
+                assert cur.rowcount >= 1, (table, gone)
         conn.commit()
     run_dbt("run", *SELECT)
     assert fetch(settings, entry, (prediction_id,)) == [(None, None, None)]
-    columns = ", ".join(c for c in columns_of(settings, "int_backtest_trades_entered")
-                        if c not in RUN_COLUMNS)
-    incremental = fetch(settings, f"select {columns} from int_backtest_trades_entered "
-                                  "order by prediction_id")
+    tables = ("int_backtest_candles_numbered", "int_backtest_trades_entered")
+
+    def rows_of(table: str) -> list[tuple]:
+        columns = ", ".join(c for c in columns_of(settings, table) if c not in RUN_COLUMNS)
+        return fetch(settings, f"select {columns} from {table} order by {BACKTEST_TABLES[table]}")
+
+    incremental = {table: rows_of(table) for table in tables}
     run_dbt("run", *SELECT, "--full-refresh")
-    assert incremental == fetch(settings, f"select {columns} from int_backtest_trades_entered "
-                                          "order by prediction_id")
+    for table in tables:
+        assert incremental[table] == rows_of(table), table
 
 
 def test_changed_parameters_rebuild_without_full_refresh(backtest):

@@ -2,7 +2,8 @@
 -- the backtest's "next candle" and "the N candles of the window" count rows of the series, so a
 -- recorded exchange outage (missing hours) is stepped over, not padded.
 --
--- Incremental per series: the stored candles are compared with fact_kline (macro
+-- Incremental per series: the candles fact_kline rewrote since this model's newest row are
+-- compared with the stored ones, and each series' candles counted (macro
 -- backtest_changed_candles); from the first candle that differs (new, re-landed with other
 -- prices, or gone) to the end the series is renumbered, continuing from the stored number of
 -- the candle before it, and only the rows that differ from the stored ones are written, with
