@@ -44,16 +44,25 @@
 
 
 {# Rows of `relation` rewritten by a dbt run after this model's newest row was written: the
-   change feed between models of the chain. refreshed_at is the run_started_at of the dbt
-   invocation that wrote the row; dbt invocations run one after another and a model always
-   runs after its parents in the same invocation, so a parent row newer than this model's
-   newest refreshed_at has not been read by it yet. Every write of this chain rewrites a
-   series from some candle to its end, so the newest refreshed_at is on a series' last candle:
-   reading only those rows (a loose scan of the primary key) finds it without a full scan.
-   On incremental runs that newest value is queried first (once per node, query_rows_once)
-   and compared as a literal: MariaDB reads `refreshed_at > (that subquery)` by scanning the
-   whole refreshed_at index (0.3 s per million rows, every build), a literal by a range. #}
+   change feed between models of the chain (symbol_id, interval_id, open_time). #}
 {% macro rows_refreshed_since_this(relation) %}
+    select symbol_id, interval_id, open_time
+    from {{ relation }}
+    where refreshed_at > {{ newest_refreshed_at_of_this() }}
+{% endmacro %}
+
+
+{# This model's newest refreshed_at: the threshold of the change feeds it reads. refreshed_at
+   is the run_started_at of the dbt invocation that wrote the row; dbt invocations run one
+   after another and a model always runs after its parents in the same invocation, so a
+   parent row newer than this model's newest refreshed_at has not been read by it yet. Every
+   write of this chain rewrites a series from some candle to its end, so the newest
+   refreshed_at is on a series' last candle: reading only those rows (a loose scan of the
+   primary key) finds it without a full scan. On incremental runs it is queried first (once
+   per node, query_rows_once) and returned as a literal: MariaDB reads `refreshed_at > (that
+   subquery)` by scanning the whole refreshed_at index (0.3 s per million rows, every build),
+   a literal by a range. #}
+{% macro newest_refreshed_at_of_this() %}
     {%- set newest = "(
         select coalesce(max(stored.refreshed_at), '1000-01-01')
         from " ~ this ~ " as stored
@@ -68,10 +77,8 @@
     {%- if execute and is_incremental() -%}
         {%- set rows = query_rows_once("select cast(" ~ newest ~ " as char)") -%}
         {%- set newest = "cast('" ~ rows[0][0] ~ "' as datetime(6))" -%}
-    {%- endif %}
-    select symbol_id, interval_id, open_time
-    from {{ relation }}
-    where refreshed_at > {{ newest }}
+    {%- endif -%}
+    {{ return(newest) }}
 {% endmacro %}
 
 

@@ -6,12 +6,13 @@
 -- them (a fact_kline row new or re-landed: fact_kline rewrote it after this model's newest
 -- row, its refreshed_at change feed, macro rows_refreshed_since_this; a fact_indicator value
 -- Spark changed: computed_at newer than the newest stored here; a news sentiment that differs
--- from the stored one, among the news_sentiment_weighted_fact rows rewritten since) is C; the
--- inputs are read from the squeeze_lookback_candles-th candle before C (the longest window
--- here; lag() needs 1) and the rows from C on replace the stored ones. The change feeds name
--- the same candles as comparing every stored row with fact_kline and the news fact did (0.4 s
--- per build at the sample size, growing with history); the news values are still compared,
--- since the news fact rewrites whole windows of unchanged values. A change of var
+-- from the stored one, among the news_sentiment_weighted_fact rows rewritten since, macro
+-- newest_refreshed_at_of_this) is C; the inputs are read from the squeeze_lookback_candles-th
+-- candle before C (the longest window here; lag() needs 1) and the rows from C on replace the
+-- stored ones. The change feeds name the same candles as comparing every stored row with
+-- fact_kline and the news fact did (0.4 s per build at the sample size, growing with
+-- history); the news values are still compared, since the news fact rewrites whole windows
+-- of unchanged values. A change of var
 -- squeeze_lookback_candles or of this SQL makes the next run a full rebuild by itself
 -- (rebuild_when_changed; the macros it calls are not covered: after editing them run
 -- `dbt run --full-refresh`).
@@ -48,22 +49,14 @@
     where " ~ changed_since_last_run('computed_at') ~ "
     union all
     select news.symbol_id, news.interval_id, news.open_time
-    from (" ~ rows_refreshed_since_this(ref('news_sentiment_weighted_fact')) ~ ") as rewritten
-    inner join " ~ ref('news_sentiment_weighted_fact') ~ " as news
-        on news.symbol_id = rewritten.symbol_id
-        and news.interval_id = rewritten.interval_id
-        and news.open_time = rewritten.open_time
+    from " ~ ref('news_sentiment_weighted_fact') ~ " as news
     inner join " ~ this ~ " as stored
         on stored.symbol_id = news.symbol_id
         and stored.interval_id = news.interval_id
         and stored.open_time = news.open_time
-    where not (stored.news_sentiment <=> news.sentiment_weighted)",
+    where news.refreshed_at > " ~ newest_refreshed_at_of_this() ~ "
+        and not (stored.news_sentiment <=> news.sentiment_weighted)",
     lookback_candles, ref('dim_interval'), ref('fact_kline_gap')) %}
-{%- set indicator_type_ids = none %}
-{%- if windows is not none %}
-{#- listed so that MariaDB reads fact_indicator by primary-key ranges (type is its 3rd part) #}
-{%- set indicator_type_ids = run_query("select indicator_type_id from " ~ ref('dim_indicator_type')).columns[0].values() | map('int') | list %}
-{%- endif %}
 
 with klines as (
 
@@ -76,9 +69,7 @@ indicators as (
 
     select * from {{ ref('fact_indicator') }} as fact_indicator
     where {{ in_recompute_windows('fact_indicator', windows) }}
-    {%- if indicator_type_ids %}
-      and fact_indicator.indicator_type_id in ({{ indicator_type_ids | join(', ') }})
-    {%- endif %}
+        and {{ in_indicator_types('fact_indicator', windows) }}
 
 ),
 

@@ -70,6 +70,7 @@ indicators as (
     inner join {{ ref('dim_indicator_type') }} as dim_indicator_type
         on dim_indicator_type.indicator_type_id = fact_indicator.indicator_type_id
     where {{ in_recompute_windows('fact_indicator', windows) }}
+        and {{ in_indicator_types('fact_indicator', windows) }}
 
 ),
 

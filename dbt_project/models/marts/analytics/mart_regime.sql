@@ -38,13 +38,6 @@
     rows_refreshed_since_this(ref('fact_kline')) ~ " union all "
     ~ rows_refreshed_since_this(ref('fact_indicator')),
     [slope_n, vol_n] | max, ref('dim_interval'), ref('fact_kline_gap')) %}
-{%- set type_ids = none %}
-{%- if windows is not none %}
-{#- listed so that MariaDB reads fact_indicator by primary-key ranges (type is its 3rd part) #}
-{%- set type_ids = run_query("select indicator_type_id from " ~ ref('dim_indicator_type')
-    ~ " where indicator_code in ('" ~ codes | join("', '") ~ "')").columns[0].values()
-    | map('int') | list %}
-{%- endif %}
 
 with klines as (
 
@@ -72,10 +65,8 @@ indicators as (
     inner join {{ ref('dim_indicator_type') }} as indicator_types
         on indicators.indicator_type_id = indicator_types.indicator_type_id
     where indicator_types.indicator_code in ('{{ codes | join("', '") }}')
-    {%- if type_ids is not none %}
-      and indicators.indicator_type_id in ({{ (type_ids or [0]) | join(', ') }})
+      and {{ in_indicator_types('indicators', windows, codes) }}
       and {{ in_recompute_windows('indicators', windows) }}
-    {%- endif %}
     group by indicators.symbol_id, indicators.interval_id, indicators.open_time
 
 ),
