@@ -23,6 +23,16 @@
     {%- if configured or not execute or config.get('rebuild_when_changed') is none -%}
         {{ return(configured) }}
     {%- endif -%}
+    {#- asked by every is_incremental() of the node (its SQL, macros and each hook): answered
+        once per node and invocation. Up to the last post-hook the answer cannot change: the
+        fingerprint's inputs are this node's SQL and its parents, and the comment is written
+        last (store_build_fingerprint); a table just rebuilt has an empty comment, which
+        differs as the old one did. Not kept while the table does not exist yet. -#}
+    {%- set answers = graph.setdefault('cryptoquant_should_full_refresh', {}) -%}
+    {%- set key = invocation_id ~ '|' ~ model.unique_id -%}
+    {%- if key in answers -%}
+        {{ return(answers[key]) }}
+    {%- endif -%}
     {%- set stored = stored_table_comment(this) -%}
     {%- if stored is none -%}
         {{ return(configured) }}  {#- no table yet: the materialization creates it anyway #}
@@ -32,6 +42,7 @@
         {{ log(this.identifier ~ ": SQL, seeds or vars changed since its last build: full rebuild",
                info=true) }}
     {%- endif -%}
+    {%- do answers.update({key: changed}) -%}
     {{ return(changed) }}
 {% endmacro %}
 
@@ -40,6 +51,18 @@
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
+    {#- computed once per node and invocation (should_full_refresh, then the post-hook): its
+        inputs do not change while the node runs -#}
+    {%- set fingerprints = graph.setdefault('cryptoquant_build_fingerprint', {}) -%}
+    {%- set key = invocation_id ~ '|' ~ model.unique_id -%}
+    {%- if key not in fingerprints -%}
+        {%- do fingerprints.update({key: compute_build_fingerprint()}) -%}
+    {%- endif -%}
+    {{ return(fingerprints[key]) }}
+{% endmacro %}
+
+
+{% macro compute_build_fingerprint() %}
     {%- set spec = config.get('rebuild_when_changed') -%}
     {%- set parts = [model.raw_code] -%}
     {%- for name, value in (spec.get('vars') or {}).items() | sort -%}
@@ -82,5 +105,9 @@
 
 {# Post-hook of a model with rebuild_when_changed: remember the fingerprint of this build. #}
 {% macro store_build_fingerprint() %}
-    alter table {{ this }} comment = '{{ build_fingerprint_comment() }}'
+    {%- if is_incremental() -%}
+        do 0  {#- an incremental run: the stored fingerprint is this one (should_full_refresh) #}
+    {%- else -%}
+        alter table {{ this }} comment = '{{ build_fingerprint_comment() }}'
+    {%- endif -%}
 {% endmacro %}
