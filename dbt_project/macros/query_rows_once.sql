@@ -1,16 +1,14 @@
 {# The rows of `sql`, queried at most once per node and dbt invocation. A model's change query
    is rendered twice: when the model compiles (its SQL filters by the result) and again in its
    pre-hook (which deletes what the model rewrites). Both run before the model writes and
-   against the same tables, so the second answer is the first: it is kept in `graph`, the one
-   dict every context of an invocation shares, under the invocation id, this node and the
-   query text. A new invocation (another `dbt build`, also in the pipeline's long-lived dbt
-   process) parses a new graph and queries again. #}
+   against the same tables, so the second answer is the first: it is kept per node and
+   invocation (node_cache), by the query text. #}
 {% macro query_rows_once(sql) %}
     {%- if not execute -%}
         {{ return([]) }}  {#- parsing: nothing is queried #}
     {%- endif -%}
-    {%- set cache = graph.setdefault('cryptoquant_query_rows_once', {}) -%}
-    {%- set key = invocation_id ~ '|' ~ model.unique_id ~ '|' ~ local_md5(sql) -%}
+    {%- set cache = node_cache('query_rows_once') -%}
+    {%- set key = local_md5(sql) -%}
     {%- if key not in cache -%}
         {%- set rows = [] -%}
         {%- for row in run_query(sql).rows -%}

@@ -28,10 +28,9 @@
         fingerprint's inputs are this node's SQL and its parents, and the comment is written
         last (store_build_fingerprint); a table just rebuilt has an empty comment, which
         differs as the old one did. Not kept while the table does not exist yet. -#}
-    {%- set answers = graph.setdefault('cryptoquant_should_full_refresh', {}) -%}
-    {%- set key = invocation_id ~ '|' ~ model.unique_id -%}
-    {%- if key in answers -%}
-        {{ return(answers[key]) }}
+    {%- set answer = node_cache('should_full_refresh') -%}
+    {%- if 'changed' in answer -%}
+        {{ return(answer['changed']) }}
     {%- endif -%}
     {%- set stored = stored_table_comment(this) -%}
     {%- if stored is none -%}
@@ -42,7 +41,7 @@
         {{ log(this.identifier ~ ": SQL, seeds or vars changed since its last build: full rebuild",
                info=true) }}
     {%- endif -%}
-    {%- do answers.update({key: changed}) -%}
+    {%- do answer.update({'changed': changed}) -%}
     {{ return(changed) }}
 {% endmacro %}
 
@@ -53,12 +52,11 @@
     {%- endif -%}
     {#- computed once per node and invocation (should_full_refresh, then the post-hook): its
         inputs do not change while the node runs -#}
-    {%- set fingerprints = graph.setdefault('cryptoquant_build_fingerprint', {}) -%}
-    {%- set key = invocation_id ~ '|' ~ model.unique_id -%}
-    {%- if key not in fingerprints -%}
-        {%- do fingerprints.update({key: compute_build_fingerprint()}) -%}
+    {%- set fingerprint = node_cache('build_fingerprint') -%}
+    {%- if 'comment' not in fingerprint -%}
+        {%- do fingerprint.update({'comment': compute_build_fingerprint()}) -%}
     {%- endif -%}
-    {{ return(fingerprints[key]) }}
+    {{ return(fingerprint['comment']) }}
 {% endmacro %}
 
 
