@@ -30,6 +30,17 @@ POM = Path(__file__).with_name("kafka-pom.xml")
 LOG4J2 = Path(__file__).with_name("kafka-log4j2.properties")
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (22 characters of URL-safe base64), never starting with '-':
+    the storage tool's argument parser would read such an id as an option (about 1 format in
+    64 failed with "argument --cluster-id/-t: expected one argument"; Kafka's own
+    random-uuid skips those ids the same way)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _dir(settings: Settings) -> Path:
     return settings.stack_path / "kafka"
 
@@ -153,7 +164,7 @@ def start(settings: Settings) -> bool:
     props = _write_config(settings)
     data = _dir(settings) / "data"
     if not (data / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         proc = subprocess.run(
             _java_cmd(settings, "kafka.tools.StorageTool", "format", "-t", cluster_id,
                       "-c", str(props)),

@@ -134,3 +134,14 @@ def test_down_leaves_none_of_our_processes(cold_settings):
     assert manager.down(cold_settings) == {"kafka": False, "mysql": False}
     status = manager.status(cold_settings)
     assert status["mysql"]["running"] is False and status["kafka"]["running"] is False
+
+
+def test_kafka_cluster_ids_never_start_with_a_dash(monkeypatch):
+    """The storage tool parses `-t -abc...` as a missing id: ids starting with '-' are drawn
+    again. The first uuid drawn here encodes to an id with a leading '-'."""
+    dashed = uuid.UUID(bytes=b"\xfb" + bytes(15))  # base64 of 0xfb... starts with '-'
+    drawn = iter([dashed, uuid.UUID(int=1)])
+    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(drawn))
+    cluster_id = kafka.new_cluster_id()
+    assert cluster_id == "AAAAAAAAAAAAAAAAAAAAAQ"
+    assert len(cluster_id) == 22 and not cluster_id.startswith("-")
