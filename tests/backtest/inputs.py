@@ -36,7 +36,9 @@ DDL = [
     "primary key (symbol_id, interval_id, indicator_type_id, open_time))",
     "create table fact_prediction (prediction_id varchar(64) primary key, symbol_id int, "
     "interval_id int, open_time datetime, predicting_at datetime, direction varchar(8), "
-    "action varchar(8), action_reason text)",
+    "action varchar(8), action_reason text, "
+    # the change feed int_backtest_trades_entered reads (as in the real fact_prediction)
+    "refreshed_at datetime(6) not null default current_timestamp(6))",
     # read by the incremental look-back of mart_regime and mart_price_regression (tag backtest);
     # left empty: no test here asserts those marts
     "create table fact_kline_gap (symbol_id int, interval_id int, gap_start_at datetime, "
@@ -105,8 +107,9 @@ def write_cases(settings: Settings, cases: list[Case]) -> None:
                 cur.execute("insert ignore into fact_indicator (symbol_id, interval_id, indicator_type_id, "
                             "open_time, indicator_value) values (%s, %s, %s, %s, %s)",
                             (c.symbol_id, INTERVAL_ID, ATR_TYPE_ID, signal_time, c.atr))
-            cur.execute("insert ignore into fact_prediction values "
-                        "(%s, %s, %s, %s, %s, 'n/a', %s, 'fixture')",
+            cur.execute("insert ignore into fact_prediction (prediction_id, symbol_id, "
+                        "interval_id, open_time, predicting_at, direction, action, "
+                        "action_reason) values (%s, %s, %s, %s, %s, 'n/a', %s, 'fixture')",
                         (c.prediction_id, c.symbol_id, INTERVAL_ID, signal_time,
                          signal_time + HOUR, c.action))
         conn.commit()

@@ -134,13 +134,12 @@ def land(settings: Settings, start: dt.datetime, end: dt.datetime) -> None:
 
 
 def create_tables(settings: Settings) -> None:
-    """The backtest tests' input tables (fact_kline and fact_indicator with refreshed_at, the
-    change feed of the per-candle marts) plus the load-time columns the real facts carry."""
+    """The backtest tests' input tables (with refreshed_at, the change feed of the incremental
+    models) plus the load-time columns the real facts carry."""
     inputs.create_tables(settings)
     with db.warehouse(settings) as conn, conn.cursor() as cur:
         cur.execute("alter table fact_kline add landed_at datetime(6)")
         cur.execute("alter table fact_indicator add computed_at datetime(6)")
-        cur.execute("alter table fact_prediction add refreshed_at datetime(6)")
         conn.commit()
 
 
